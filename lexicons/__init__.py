@@ -1,0 +1,1 @@
+"""Polarity lexicons and the code that builds them."""

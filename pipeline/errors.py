@@ -1,0 +1,30 @@
+"""Exceptions raised by tsunagu.
+
+Every error names the problem and, where there is one, the fix. They subclass the
+built-in exception a caller would already catch (``ValueError`` for bad values,
+``OSError`` for missing files and packages) so that generic handlers keep working.
+"""
+
+
+class TsunaguError(Exception):
+    """Base class of every error raised by tsunagu."""
+
+
+class ModelNotFoundError(TsunaguError, OSError):
+    """A model package or pipeline directory the configuration needs is missing."""
+
+
+class ConfigError(TsunaguError, ValueError):
+    """A pipeline configuration, or an override of one, is invalid."""
+
+
+class UnknownComponentError(ConfigError):
+    """A component name is not in the pipeline, or no factory of that name exists."""
+
+
+class CorpusError(TsunaguError, ValueError):
+    """A corpus cannot be read: missing path, unknown format, or a bad record in strict mode."""
+
+
+class BatchStateError(TsunaguError, RuntimeError):
+    """A batch run cannot resume: its partial state belongs to another command."""

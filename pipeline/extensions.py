@@ -1,0 +1,71 @@
+"""Every ``Doc``, ``Span`` and ``Token`` extension attribute tsunagu uses, in one place.
+
+Components never call ``set_extension`` themselves; they add a line here. Each
+attribute says whether batch processing exports it (``tsunagu apply`` writes every
+exported attribute of the pipeline's output, so a new component's attributes reach
+the JSONL output without touching the writer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from spacy.tokens import Doc, Span, Token
+
+
+@dataclass(frozen=True)
+class Extension:
+    owner: type
+    name: str
+    doc: str
+    default: Any = None
+    getter: Optional[Callable] = None
+    export: bool = True
+    kwargs: dict = field(default_factory=dict)
+
+
+def _reading(token: Token) -> Optional[str]:
+    # spaCy's Japanese tokenizer stores Sudachi's reading in the morph features.
+    values = token.morph.get("Reading")
+    return values[0] if values else None
+
+
+def _inflection(token: Token) -> Optional[str]:
+    values = token.morph.get("Inflection")
+    return values[0].replace(";", ",") if values else None
+
+
+def _bunsetu_spans(doc: Doc) -> list[Span]:
+    # GiNZA's bunsetu recognizer leaves its result in doc.user_data; without it
+    # (a blank pipeline) there are no bunsetu, rather than an exception.
+    if not doc.has_annotation("DEP") or "bunsetu_bi_labels" not in doc.user_data:
+        return []
+    import ginza
+
+    return list(ginza.bunsetu_spans(doc))
+
+
+EXTENSIONS: tuple[Extension, ...] = (
+    Extension(Doc, "id", "Stable id of the record the document came from."),
+    Extension(Doc, "meta", "Metadata of the record the document came from (dict)."),
+    Extension(Doc, "bunsetu", "GiNZA bunsetu (phrase) spans.", getter=_bunsetu_spans),
+    Extension(Token, "reading", "Katakana reading from Sudachi.", getter=_reading),
+    Extension(Token, "inflection", "Sudachi inflection type and form.", getter=_inflection),
+)
+
+
+def register_extensions() -> None:
+    """Declare all extensions; safe to call any number of times."""
+    for ext in EXTENSIONS:
+        if ext.owner.has_extension(ext.name):
+            continue
+        if ext.getter is not None:
+            ext.owner.set_extension(ext.name, getter=ext.getter, **ext.kwargs)
+        else:
+            ext.owner.set_extension(ext.name, default=ext.default, **ext.kwargs)
+
+
+def exported(owner: type) -> list[str]:
+    """Names of the extensions of ``owner`` that batch output includes."""
+    return [e.name for e in EXTENSIONS if e.owner is owner and e.export]
