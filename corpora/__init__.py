@@ -1,0 +1,28 @@
+"""Streaming readers for document collections, and the shipped sample corpus."""
+
+from .readers import (
+    FORMATS,
+    guess_format,
+    read_corpus,
+    read_docbin,
+    read_jsonl,
+    read_livedoor,
+    read_text_dir,
+    read_text_lines,
+    sample_corpus_path,
+)
+from .records import Record, RejectedRecord
+
+__all__ = [
+    "FORMATS",
+    "Record",
+    "RejectedRecord",
+    "guess_format",
+    "read_corpus",
+    "read_docbin",
+    "read_jsonl",
+    "read_livedoor",
+    "read_text_dir",
+    "read_text_lines",
+    "sample_corpus_path",
+]

@@ -1,0 +1,37 @@
+"""What corpus readers yield."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Union
+
+
+@dataclass(frozen=True)
+class Record:
+    """One document of a corpus.
+
+    id: stable across runs over the same files (e.g. ``news.jsonl:17``,
+        ``sports-watch/sports-watch-4597641``), so that a resumed job can tell
+        which documents it has done.
+    text: the document text. Readers pass it on as found; validation (empty,
+        not a string, too long) belongs to the consumer, which knows its limits.
+    labels: category labels, in order (one for single-label data).
+    meta: anything else the source carries (URL, date, title, sentiment...).
+    """
+
+    id: str
+    text: Any
+    labels: tuple[str, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> Union[str, None]:
+        return self.labels[0] if self.labels else None
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A record that could not be read (bad JSON, bytes that are not UTF-8...)."""
+
+    id: str
+    reason: str
