@@ -1,0 +1,208 @@
+"""The ``tsunagu`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from .errors import ConfigError, TsunaguError
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished work is saved; run the same command again to resume.",
+              file=sys.stderr)
+        return 130
+    except TsunaguError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tsunagu", description="Japanese NLP pipelines on spaCy and GiNZA."
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run the full pipeline on the shipped sample corpus")
+    demo.add_argument("-n", "--show", type=int, default=3, help="documents to show in detail")
+    _add_pipeline_options(demo)
+    demo.set_defaults(run=_run_demo)
+
+    apply = sub.add_parser(
+        "apply",
+        help="process a document collection (resumable; bad records go to a rejects file)",
+        description="Run the pipeline over INPUT and write one result per document to OUTPUT. "
+        "Interrupted runs resume when the same command is run again.",
+    )
+    apply.add_argument("input", type=Path, help="a .txt (one document per line), .jsonl, "
+                       ".spacy (DocBin) file, a directory of .txt files or the Livedoor corpus")
+    apply.add_argument("output", type=Path, help="output file (.jsonl or .spacy)")
+    apply.add_argument("--format", choices=("jsonl", "spacy"), default=None,
+                       help="output format (default: from OUTPUT's suffix, else jsonl)")
+    apply.add_argument("--input-format", choices=("text", "jsonl", "dir", "livedoor", "docbin"),
+                       default=None, help="input format (default: guessed from INPUT)")
+    apply.add_argument("--fields", choices=("title", "body", "title+body"), default=None,
+                       help="Livedoor input: which part of each article to process")
+    apply.add_argument("--label-field", default=None,
+                       help="JSONL input: dotted path of the labels (e.g. meta.sentiment)")
+    apply.add_argument("--n-process", type=int, default=1, help="worker processes")
+    apply.add_argument("--batch-size", type=int, default=64, help="documents per batch")
+    apply.add_argument("--max-chars", type=int, default=None,
+                       help="reject texts longer than this (default: the pipeline's max_length)")
+    apply.add_argument("--rejects", type=Path, default=None,
+                       help="rejects file (default: OUTPUT.rejects.jsonl)")
+    apply.add_argument("--checkpoint-seconds", type=float, default=30.0,
+                       help="commit finished work at least this often")
+    apply.add_argument("--overwrite", action="store_true",
+                       help="start afresh, discarding an existing output or unfinished run")
+    apply.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_pipeline_options(apply)
+    apply.set_defaults(run=_run_apply)
+
+    info = sub.add_parser("info", help="show the pipeline: components, vectors, config")
+    info.add_argument("--config-text", action="store_true", help="print the full config")
+    _add_pipeline_options(info)
+    info.set_defaults(run=_run_info)
+    return parser
+
+
+def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("pipeline")
+    g.add_argument("--pipeline", default=None,
+                   help="a .cfg file or a saved pipeline directory (default: tsunagu's config)")
+    g.add_argument("--split-mode", choices=("A", "B", "C"), default=None,
+                   help="Sudachi unit of the output tokens")
+    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override, e.g. --set nlp.batch_size=128 (repeatable)")
+    g.add_argument("--code", type=Path, action="append", default=[],
+                   help="Python file to import first (registers custom components)")
+
+
+def _load_nlp(args: argparse.Namespace):
+    from spacy.util import import_file
+
+    from .loading import load
+
+    for path in args.code:
+        if not path.exists():
+            raise ConfigError(f"--code file not found: {path}")
+        import_file(path.stem, path)
+    return load(args.pipeline, config=_parse_overrides(args.overrides), split_mode=args.split_mode)
+
+
+def _parse_overrides(items: list[str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set takes KEY=VALUE, e.g. nlp.batch_size=128; got {item!r}.")
+        try:
+            overrides[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key] = raw
+    return overrides
+
+
+def _run_apply(args: argparse.Namespace) -> int:
+    from .batch import apply_corpus
+
+    fmt = args.format or ("spacy" if args.output.suffix in (".spacy", ".docbin") else "jsonl")
+    reader_options: dict[str, Any] = {}
+    if args.fields:
+        reader_options["fields"] = args.fields
+    if args.label_field:
+        reader_options["label_field"] = args.label_field
+    nlp = _load_nlp(args)
+    report = apply_corpus(
+        nlp, args.input, args.output,
+        input_format=args.input_format,
+        reader_options=reader_options,
+        output_format=fmt,
+        rejects_path=args.rejects,
+        n_process=args.n_process,
+        batch_size=args.batch_size,
+        max_chars=args.max_chars,
+        checkpoint_seconds=args.checkpoint_seconds,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    resumed = f", {report.resumed} done before resuming" if report.resumed else ""
+    print(f"wrote {report.written} documents to {report.output} "
+          f"({report.docs_per_second:.1f} docs/s){resumed}")
+    print(f"rejected {report.rejected} records -> {report.rejects}")
+    for reason, count in sorted(report.reasons.items(), key=lambda kv: -kv[1]):
+        print(f"  {count:>6}  {reason}")
+    return 0
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    nlp = _load_nlp(args)
+    print(f"tsunagu {_version()}  spaCy pipeline '{nlp.meta.get('name', 'pipeline')}' (lang={nlp.lang})")
+    print(f"tokenizer: {type(nlp.tokenizer).__name__} (Sudachi split mode {nlp.tokenizer.split_mode})")
+    for name in nlp.pipe_names:
+        print(f"  {name:<20} {type(nlp.get_pipe(name)).__name__}")
+    rows, width = nlp.vocab.vectors.shape
+    print(f"vectors: {rows} x {width}")
+    if args.config_text:
+        print(nlp.config.to_str())
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from tsunagu.corpora import read_jsonl, sample_corpus_path
+
+    nlp = _load_nlp(args)
+    records = list(read_jsonl(sample_corpus_path()))
+    print(f"tsunagu demo: pipeline {' -> '.join(nlp.pipe_names)} over {len(records)} documents "
+          f"of the shipped sample corpus ({sample_corpus_path().name})\n")
+    ents: Counter = Counter()
+    lemmas: dict[str, Counter] = {}
+    n_tokens = 0
+    docs = nlp.pipe(r.text for r in records)
+    for i, (record, doc) in enumerate(zip(records, docs)):
+        n_tokens += len(doc)
+        ents.update(f"{e.text}/{e.label_}" for e in doc.ents)
+        counter = lemmas.setdefault(record.label or "-", Counter())
+        counter.update(t.lemma_ for t in doc if t.pos_ in ("NOUN", "PROPN", "VERB", "ADJ"))
+        if i < args.show:
+            _print_doc(record, doc)
+    print(f"processed {len(records)} documents, {n_tokens} tokens")
+    print("most frequent entities: " + ", ".join(f"{k} ({v})" for k, v in ents.most_common(8)))
+    print("most frequent content lemmas per category:")
+    for label, counter in sorted(lemmas.items()):
+        print(f"  {label:<12} " + " ".join(w for w, _ in counter.most_common(8)))
+    return 0
+
+
+def _print_doc(record, doc) -> None:
+    print(f"[{record.id}] {doc.text}  (label: {record.label})")
+    print(f"  {'text':<10}{'lemma':<10}{'reading':<12}{'pos':<7}{'dep':<10}head  inflection")
+    for t in doc:
+        print(f"  {t.text:<10}{t.lemma_:<10}{(t._.reading or ''):<12}{t.pos_:<7}{t.dep_:<10}"
+              f"{t.head.i:<6}{t._.inflection or ''}")
+    print("  bunsetu: " + " | ".join(s.text for s in doc._.bunsetu))
+    print("  entities: " + (", ".join(f"{e.text} ({e.label_})" for e in doc.ents) or "none"))
+    print()
+
+
+def _version() -> str:
+    from .about import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())
