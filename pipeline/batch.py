@@ -21,21 +21,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
-import signal
 import sys
 import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional, Union
+from typing import Any, Iterable, Iterator, Optional, Union
 
 from spacy.language import Language
 from spacy.tokens import DocBin
 
 from .errors import BatchStateError, ConfigError, CorpusError
+from .parallel import parallel_map
 from .serialize import doc_to_dict
 
 OUTPUT_FORMATS = ("jsonl", "spacy")
@@ -241,45 +240,13 @@ _WORKER_FORMAT = "jsonl"
 
 def _process(nlp: Language, chunks: Iterator[_Chunk], n_process: int, output_format: str):
     global _WORKER_NLP, _WORKER_FORMAT
+    # Module globals, so that forked workers inherit the loaded pipeline.
     _WORKER_NLP, _WORKER_FORMAT = nlp, output_format
-    if n_process == 1:
-        for chunk in chunks:
-            yield chunk, _process_records(chunk.records)
-        return
-    # Forked workers inherit the pipeline already in memory: no reload, no pickling.
-    ctx = multiprocessing.get_context("fork")
-    pool = ctx.Pool(n_process, initializer=_init_worker)
-    try:
-        in_flight: deque = deque()
-        for chunk in chunks:
-            in_flight.append((chunk, pool.apply_async(_process_records, (chunk.records,))))
-            # Bounded look-ahead keeps memory flat on corpora of any size.
-            while len(in_flight) > 2 * n_process:
-                done_chunk, result = in_flight.popleft()
-                yield done_chunk, result.get()
-        while in_flight:
-            done_chunk, result = in_flight.popleft()
-            yield done_chunk, result.get()
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
+    return parallel_map(_process_chunk, chunks, n_process)
 
 
-def _init_worker() -> None:
-    # The parent handles Ctrl-C; workers just stop when terminated.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    limit_threads_for_worker()
-
-
-def limit_threads_for_worker() -> None:
-    """One compute thread per worker process: torch's OpenMP pool, inherited
-    through fork, deadlocks when a child tries to use several threads."""
-    os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ["MKL_NUM_THREADS"] = "1"
-    if "torch" in sys.modules:
-        torch = sys.modules["torch"]
-        torch.set_num_threads(1)
+def _process_chunk(chunk: _Chunk) -> tuple[list, list]:
+    return _process_records(chunk.records)
 
 
 def _process_records(records: list) -> tuple[list, list]:

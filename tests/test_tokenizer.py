@@ -1,0 +1,31 @@
+import pickle
+
+import pytest
+
+from tsunagu.tokenizer import SUDACHI_MAX_BYTES, split_for_sudachi
+
+
+@pytest.mark.parametrize("text", [
+    "短い文。" * 5000,
+    "改行だけの行\n" * 8000,
+    "句点のない非常に長い文" * 3000,
+    "混在。\nとても" * 4000 + "最後",
+])
+def test_pieces_fit_sudachi_and_rebuild_the_text(text):
+    pieces = list(split_for_sudachi(text, 40000))
+    assert "".join(pieces) == text
+    assert all(0 < len(p.encode("utf-8")) <= 40000 for p in pieces)
+    assert len(pieces) > 1
+
+
+def test_cuts_fall_after_sentence_ends_when_possible():
+    pieces = list(split_for_sudachi("これは文です。" * 10000, 40000))
+    assert all(p.endswith("。") for p in pieces)
+
+
+def test_tokenizer_pickles_and_keeps_settings(nlp):
+    tok = pickle.loads(pickle.dumps(nlp.tokenizer))
+    assert tok.chunk_bytes == nlp.tokenizer.chunk_bytes
+    text = "長い文書です。" * 4000
+    assert len(text.encode()) > SUDACHI_MAX_BYTES
+    assert tok(text).text == text
