@@ -32,6 +32,7 @@ def load(
     disable: Iterable[str] = (),
     enable: Iterable[str] = (),
     exclude: Iterable[str] = (),
+    vectors: Union[str, Path, None] = None,
 ) -> Language:
     """Build tsunagu's pipeline, a ``spacy.Language``.
 
@@ -43,9 +44,20 @@ def load(
         or "C" (named-entity length, the default). Parsing always runs on C units;
         GiNZA's compound splitter then splits them.
     disable / enable / exclude: component names, as in ``spacy.load``.
+    vectors: a directory written by ``tsunagu embed train``; adds the
+        ``token_vectors`` component so that ``token.vector`` and ``similarity`` use
+        them. Unless ``split_mode`` is given, tokens use the split mode the vectors
+        were trained with.
     """
     register_extensions()
     overrides = _flatten_overrides(config)
+    vectors_meta = None
+    if vectors is not None:
+        from .embeddings import read_meta
+
+        vectors_meta = read_meta(vectors)
+        if split_mode is None and vectors_meta["split_mode"] != "C":
+            split_mode = vectors_meta["split_mode"]
     if split_mode is not None:
         if split_mode not in SPLIT_MODES:
             raise ConfigError(
@@ -73,7 +85,10 @@ def load(
         build = lambda: spacy.load(  # noqa: E731
             name, config=overrides, disable=disable, enable=enable, exclude=exclude
         )
-    return _explain_errors(build)
+    nlp = _explain_errors(build)
+    if vectors is not None:
+        nlp.add_pipe("tsunagu_vectors", name="token_vectors", config={"path": str(Path(vectors).resolve())})
+    return nlp
 
 
 def _flatten_overrides(config) -> dict[str, Any]:
@@ -115,7 +130,8 @@ def _load_config_file(path: Path, overrides: dict[str, Any]) -> Config:
                 hint = f" Did you mean: {', '.join(close)}?" if close else ""
                 raise ConfigError(
                     f"The override '{key}' names the section [{section}], which the config "
-                    f"{path.name} does not have.{hint}"
+                    f"{path.name} does not have.{hint} Overrides change existing sections, as in "
+                    "spaCy; to add a component, write a config file and load that."
                 )
             node = node[part]
     try:

@@ -47,7 +47,8 @@ class LongTextJapaneseTokenizer(JapaneseTokenizer):
             return super().__call__(text)
         docs = [super(LongTextJapaneseTokenizer, self).__call__(piece)
                 for piece in split_for_sudachi(text, self.chunk_bytes)]
-        sub_tokens = [st for d in docs for st in d.user_data.get("sub_tokens", [None] * len(d))]
+        # from_docs cannot merge per-token lists in user_data: join them here.
+        sub_tokens = [st for d in docs for st in d.user_data.pop("sub_tokens", [None] * len(d))]
         doc = Doc.from_docs(docs, ensure_whitespace=False)
         if self.need_subtokens:
             doc.user_data["sub_tokens"] = sub_tokens

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import tsunagu
 from tsunagu import BatchStateError, ConfigError
 from tsunagu.batch import apply_corpus, apply_pipeline
 from tsunagu.corpora import Record, read_docbin, read_jsonl, sample_corpus_path
@@ -181,9 +182,12 @@ def test_multiprocessing_with_a_torch_component(tmp_path):
     lines = corpus.read_text(encoding="utf-8").splitlines()
     lines.insert(7, json.dumps({"id": "fails", "text": "FAIL_IN_PIPELINE です。"}))
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = tsunagu.default_config_path().read_text(encoding="utf-8")
+    config = config.replace('"bunsetu_recognizer"]', '"bunsetu_recognizer","probe"]')
+    config += '\n[components.probe]\nfactory = "test_torch_probe"\n'
+    (tmp_path / "with_probe.cfg").write_text(config, encoding="utf-8")
     common = ["--code", TESTS / "torch_probe.py", "--batch-size", "16", "--no-progress",
-              "--set", 'nlp.pipeline=["tok2vec","parser","ner","morphologizer","compound_splitter",'
-              '"bunsetu_recognizer","probe"]', "--set", "components.probe.factory=test_torch_probe"]
+              "--pipeline", tmp_path / "with_probe.cfg"]
     run_cli("apply", corpus, tmp_path / "two.jsonl", "--n-process", "2", *common, timeout=240)
     run_cli("apply", corpus, tmp_path / "one.jsonl", "--n-process", "1", *common, timeout=240)
     two, one = _read_jsonl(tmp_path / "two.jsonl"), _read_jsonl(tmp_path / "one.jsonl")

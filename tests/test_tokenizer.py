@@ -29,3 +29,17 @@ def test_tokenizer_pickles_and_keeps_settings(nlp):
     text = "長い文書です。" * 4000
     assert len(text.encode()) > SUDACHI_MAX_BYTES
     assert tok(text).text == text
+
+
+def test_long_text_keeps_sudachi_sub_tokens_aligned(nlp):
+    text = "東京都庁で国際会議が開催された。" * 4000
+    doc = nlp.tokenizer(text)
+    assert len(doc.user_data["sub_tokens"]) == len(doc)
+    # GiNZA's compound splitter reads them: splitting must work on long texts too.
+    splitter = nlp.get_pipe("compound_splitter")
+    before = splitter.split_mode
+    splitter.split_mode = "A"
+    try:
+        assert [t.text for t in splitter(nlp.tokenizer(text))][:3] == ["東京", "都庁", "で"]
+    finally:
+        splitter.split_mode = before

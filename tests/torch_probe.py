@@ -20,7 +20,7 @@ class TorchProbe:
     def __call__(self, doc):
         x = torch.full((400, 400), float(len(doc)))
         # Large enough that torch parallelises the product.
-        doc.cats["torch_probe"] = float((x @ self.weight)[0, 0]) / (400.0 * 400.0)
+        doc.cats["torch_probe"] = float((x @ self.weight)[0, 0]) / 400.0
         if "FAIL_IN_PIPELINE" in doc.text:
             raise RuntimeError("probe asked to fail")
         return doc
