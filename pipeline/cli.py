@@ -72,11 +72,129 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_options(apply)
     apply.set_defaults(run=_run_apply)
 
+    _add_embed_commands(sub)
+
     info = sub.add_parser("info", help="show the pipeline: components, vectors, config")
     info.add_argument("--config-text", action="store_true", help="print the full config")
     _add_pipeline_options(info)
     info.set_defaults(run=_run_info)
     return parser
+
+
+def _add_embed_commands(sub) -> None:
+    embed = sub.add_parser("embed", help="word2vec embeddings: train, inspect, query")
+    esub = embed.add_subparsers(title="embed commands", metavar="COMMAND")
+
+    train = esub.add_parser(
+        "train", help="train word2vec (gensim) on a corpus",
+        description="Tokenize CORPUS with Sudachi (in parallel, cached), train word2vec with "
+        "gensim in corpus_file mode and write gensim and spaCy vectors to DIR.")
+    train.add_argument("corpus", type=Path, help="any corpus tsunagu reads (.txt, .jsonl, dir, Livedoor)")
+    train.add_argument("-o", "--output", type=Path, required=True, help="vectors directory to write")
+    arch = train.add_mutually_exclusive_group()
+    arch.add_argument("--sg", dest="sg", action="store_true", default=True, help="skip-gram (default)")
+    arch.add_argument("--cbow", dest="sg", action="store_false", help="CBOW")
+    train.add_argument("--negative", type=int, default=None,
+                       help="negative samples per word (default 5, or 0 with --hs)")
+    train.add_argument("--hs", action="store_true", help="hierarchical softmax (Huffman tree)")
+    train.add_argument("--dim", type=int, default=100, help="vector size")
+    train.add_argument("--window", type=int, default=5)
+    train.add_argument("--min-count", type=int, default=5)
+    train.add_argument("--epochs", type=int, default=5)
+    train.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold")
+    train.add_argument("--workers", type=int, default=None, help="processes/threads (default: cores)")
+    train.add_argument("--seed", type=int, default=1)
+    train.add_argument("--no-loss", action="store_true",
+                       help="do not compute the training loss (a few percent faster)")
+    train.add_argument("--key", choices=("lemma", "norm", "orth"), default="lemma",
+                       help="token form used as the vocabulary key (lookups use the same)")
+    train.add_argument("--split-mode", choices=("A", "B", "C"), default="C", help="Sudachi unit")
+    train.add_argument("--input-format", choices=("text", "jsonl", "dir", "livedoor", "docbin"),
+                       default=None)
+    train.add_argument("--fields", choices=("title", "body", "title+body"), default=None,
+                       help="Livedoor input: which part of each article")
+    train.add_argument("--cache-dir", type=Path, default=None,
+                       help="tokenized-corpus cache (default: $TSUNAGU_CACHE or ~/.cache/tsunagu)")
+    train.add_argument("--no-progress", action="store_true")
+    train.set_defaults(run=_run_embed_train)
+
+    similar = esub.add_parser("similar", help="nearest neighbours of a word")
+    similar.add_argument("vectors", type=Path)
+    similar.add_argument("word")
+    similar.add_argument("-n", type=int, default=10)
+    similar.set_defaults(run=_run_embed_similar)
+
+    info = esub.add_parser("info", help="what a vectors directory holds and how it was trained")
+    info.add_argument("vectors", type=Path)
+    info.set_defaults(run=_run_embed_info)
+
+
+def _run_embed_train(args: argparse.Namespace) -> int:
+    import os
+
+    from .embeddings import Word2VecSettings, train_embeddings
+
+    negative = args.negative if args.negative is not None else (0 if args.hs else 5)
+    settings = Word2VecSettings(
+        sg=args.sg, negative=negative, hs=args.hs, vector_size=args.dim, window=args.window,
+        min_count=args.min_count, epochs=args.epochs, sample=args.sample,
+        workers=args.workers or os.cpu_count() or 1, seed=args.seed,
+        compute_loss=not args.no_loss,
+    )
+    reader_options = {"fields": args.fields} if args.fields else {}
+    meta = train_embeddings(
+        args.corpus, args.output, settings, key=args.key, split_mode=args.split_mode,
+        input_format=args.input_format, reader_options=reader_options,
+        cache_dir=args.cache_dir, progress=not args.no_progress,
+    )
+    corpus, training = meta["corpus"], meta["training"]
+    cached = " (cached)" if corpus["cached"] else f" in {corpus['seconds']:.1f} s"
+    print(f"tokenized {corpus['documents']} documents, {corpus['tokens']} tokens{cached}")
+    print(f"trained {meta['settings_name']}: {meta['vectors']} words x {meta['dim']} in "
+          f"{training['seconds']:.1f} s ({training['words_per_second']:,.0f} words/s)")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _run_embed_similar(args: argparse.Namespace) -> int:
+    from .embeddings import load_keyed_vectors, read_meta
+    from .tokenized import keys_of_text
+
+    meta = read_meta(args.vectors)
+    kv = load_keyed_vectors(args.vectors)
+    word = args.word
+    if word not in kv.key_to_index:
+        # Look the word up by the form the vectors were trained on (食べた -> 食べる).
+        keys = [k for line in keys_of_text(word, meta["key"], meta["split_mode"]) for k in line]
+        if len(keys) != 1:
+            raise ConfigError(f"'{word}' is {len(keys)} tokens for Sudachi ({' '.join(keys)}); "
+                              "give a single word.")
+        word = keys[0]
+        if word not in kv.key_to_index:
+            raise ConfigError(f"'{args.word}' (key '{word}') is not in the vocabulary of "
+                              f"{args.vectors} ({len(kv)} words, min_count "
+                              f"{meta['settings']['min_count']}).")
+    print(f"nearest to {word}:")
+    for other, score in kv.most_similar(word, topn=args.n):
+        print(f"  {score:6.3f}  {other}")
+    return 0
+
+
+def _run_embed_info(args: argparse.Namespace) -> int:
+    from .embeddings import read_meta
+
+    meta = read_meta(args.vectors)
+    c, t = meta["corpus"], meta["training"]
+    print(f"{args.vectors}: {meta['vectors']} words x {meta['dim']} dims")
+    print(f"model: {meta['settings_name']}; key: {meta['key']}; Sudachi split mode: {meta['split_mode']}")
+    s = meta["settings"]
+    print("settings: " + ", ".join(f"{k}={s[k]}" for k in ("window", "min_count", "epochs", "sample",
+                                                          "workers", "seed")))
+    print(f"corpus: {c['source']} ({c['documents']} documents, {c['tokens']} tokens, "
+          f"{c['rejected']} rejected)")
+    print(f"training: {t['seconds']:.1f} s, {t['words_per_second']:,.0f} words/s, "
+          f"loss per epoch {', '.join(f'{x:.4g}' for x in t['loss_per_epoch']) or 'not computed'}")
+    return 0
 
 
 def _add_pipeline_options(p: argparse.ArgumentParser) -> None:

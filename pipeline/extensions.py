@@ -52,6 +52,7 @@ EXTENSIONS: tuple[Extension, ...] = (
     Extension(Doc, "bunsetu", "GiNZA bunsetu (phrase) spans.", getter=_bunsetu_spans),
     Extension(Token, "reading", "Katakana reading from Sudachi.", getter=_reading),
     Extension(Token, "inflection", "Sudachi inflection type and form.", getter=_inflection),
+    Extension(Token, "vector_key", "Key of the token in tsunagu word vectors (tsunagu_vectors)."),
 )
 
 
