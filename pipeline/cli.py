@@ -294,7 +294,8 @@ def _run_demo(args: argparse.Namespace) -> int:
         n_tokens += len(doc)
         ents.update(f"{e.text}/{e.label_}" for e in doc.ents)
         counter = lemmas.setdefault(record.label or "-", Counter())
-        counter.update(t.lemma_ for t in doc if t.pos_ in ("NOUN", "PROPN", "VERB", "ADJ"))
+        counter.update(t.lemma_ for t in doc
+                       if t.pos_ in ("NOUN", "PROPN", "VERB", "ADJ") and not t.is_stop)
         if i < args.show:
             _print_doc(record, doc)
     print(f"processed {len(records)} documents, {n_tokens} tokens")
