@@ -118,10 +118,10 @@ def apply_pipeline(
     try:
         chunks = _chunks(records, done, batch_size, max_chars, report, bar)
         pending_since = time.monotonic()
-        for chunk, (docs, failures) in _process(nlp, chunks, n_process, output_format):
-            writer.add(chunk, docs, failures)
-            report.written += len(docs)
-            for rid, reason in chunk.rejects + failures:
+        for chunk, done in _process(nlp, chunks, n_process, output_format):
+            writer.add(chunk, done)
+            report.written += len(done.ids)
+            for rid, reason in chunk.rejects + done.failures:
                 report.rejected += 1
                 key = reason.split(" (")[0].split(":")[0]
                 report.reasons[key] = report.reasons.get(key, 0) + 1
@@ -245,13 +245,24 @@ def _process(nlp: Language, chunks: Iterator[_Chunk], n_process: int, output_for
     return parallel_map(_process_chunk, chunks, n_process)
 
 
-def _process_chunk(chunk: _Chunk) -> tuple[list, list]:
+@dataclass
+class _Processed:
+    """A chunk's results: ids of the documents written, their output (JSON lines,
+    or one serialized DocBin), and (id, reason) of documents the pipeline failed on."""
+
+    ids: list
+    lines: list
+    docbin: Optional[bytes]
+    failures: list
+
+
+def _process_chunk(chunk: _Chunk) -> _Processed:
     return _process_records(chunk.records)
 
 
-def _process_records(records: list) -> tuple[list, list]:
-    """Run the pipeline over one chunk. Returns (serialized docs, failures); a
-    document the pipeline fails on is retried alone and rejected with the error."""
+def _process_records(records: list) -> _Processed:
+    """Run the pipeline over one chunk; a document the pipeline fails on is retried
+    alone and rejected with the error."""
     nlp = _WORKER_NLP
     texts = [r.text for r in records]
     failures: list[tuple[str, str]] = []
@@ -273,12 +284,10 @@ def _process_records(records: list) -> tuple[list, list]:
             if record.labels and not doc.cats:
                 doc.cats = {label: 1.0 for label in record.labels}
             docbin.add(doc)
-        return [(record.id, None) for record, _ in pairs] + [("__docbin__", docbin.to_bytes())], failures
-    out = []
-    for record, doc in pairs:
-        line = json.dumps(doc_to_dict(doc, record.id, record.labels, record.meta), ensure_ascii=False)
-        out.append((record.id, line))
-    return out, failures
+        return _Processed([r.id for r, _ in pairs], [], docbin.to_bytes(), failures)
+    lines = [json.dumps(doc_to_dict(doc, record.id, record.labels, record.meta), ensure_ascii=False)
+             for record, doc in pairs]
+    return _Processed([r.id for r, _ in pairs], lines, None, failures)
 
 
 # -- writing ----------------------------------------------------------------------------
@@ -301,15 +310,12 @@ class _PartWriter:
     def size(self) -> int:
         return len(self.ids)
 
-    def add(self, chunk: _Chunk, docs: list, failures: list) -> None:
-        for rid, payload in docs:
-            if rid == "__docbin__":
-                self.docbins.append(payload)
-                continue
-            self.ids.append(rid)
-            if payload is not None:
-                self.lines.append(payload)
-        for rid, reason in chunk.rejects + failures:
+    def add(self, chunk: _Chunk, done: _Processed) -> None:
+        self.ids.extend(done.ids)
+        self.lines.extend(done.lines)
+        if done.docbin is not None:
+            self.docbins.append(done.docbin)
+        for rid, reason in chunk.rejects + done.failures:
             self.ids.append(rid)
             self.rejects.append((rid, reason))
 

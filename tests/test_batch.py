@@ -72,7 +72,8 @@ def test_jsonl_output_has_the_analysis(nlp, tmp_path):
 
 def test_docbin_output_keeps_ids_and_labels(nlp, tmp_path):
     records = [Record(f"d{i}", t, ("x",)) for i, t in enumerate(GOOD)]
-    apply_pipeline(nlp, records, tmp_path / "o.spacy", output_format="spacy", progress=False)
+    report = apply_pipeline(nlp, records, tmp_path / "o.spacy", output_format="spacy", progress=False)
+    assert report.written == len(GOOD) and report.rejected == 0
     back = list(read_docbin(tmp_path / "o.spacy"))
     assert [(r.id, r.text, r.labels) for r in back] == [(f"d{i}", t, ("x",)) for i, t in enumerate(GOOD)]
 
