@@ -46,6 +46,18 @@ def _bunsetu_spans(doc: Doc) -> list[Span]:
     return list(ginza.bunsetu_spans(doc))
 
 
+def _span_polarity(span: Span):
+    from tsunagu.components.polarity import span_polarity
+
+    return span_polarity(span)
+
+
+def _doc_polarity(doc: Doc):
+    from tsunagu.components.polarity import doc_polarity
+
+    return doc_polarity(doc)
+
+
 EXTENSIONS: tuple[Extension, ...] = (
     Extension(Doc, "id", "Stable id of the record the document came from."),
     Extension(Doc, "meta", "Metadata of the record the document came from (dict)."),
@@ -53,6 +65,12 @@ EXTENSIONS: tuple[Extension, ...] = (
     Extension(Token, "reading", "Katakana reading from Sudachi.", getter=_reading),
     Extension(Token, "inflection", "Sudachi inflection type and form.", getter=_inflection),
     Extension(Token, "vector_key", "Key of the token in tsunagu word vectors (tsunagu_vectors)."),
+    Extension(Token, "polarity", "Lexicon polarity in [-1, 1] after negation (tsunagu_polarity)."),
+    Extension(Token, "negated", "Whether a negation flips the token (tsunagu_polarity).", default=False),
+    Extension(Span, "polarity", "Weighted mean polarity of the span (tsunagu_polarity).",
+              getter=_span_polarity),
+    Extension(Doc, "polarity", "Mean polarity of the sentences (tsunagu_polarity).",
+              getter=_doc_polarity),
 )
 
 

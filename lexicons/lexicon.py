@@ -1,0 +1,123 @@
+"""Polarity lexicons: a TSV format, read with line-numbered errors, and lookup.
+
+    # tsunagu polarity lexicon
+    # source: WordNet 3.0 glosses and relations; seeds: good, nice, ...; beta: 0.6
+    word<TAB>pos<TAB>score<TAB>label
+    good<TAB>a<TAB>0.93<TAB>positive
+
+``pos`` is a WordNet part of speech (a, n, v, r) or ``*`` for any; ``score`` is in
+[-1, 1] (sign = orientation, magnitude = confidence); ``label`` is positive,
+negative or neutral and must agree with the sign of the score. Lines starting with
+``#`` are the header. Later lexicons override earlier ones entry by entry.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Union
+
+from tsunagu.errors import TsunaguError
+
+COLUMNS = ("word", "pos", "score", "label")
+POS_TAGS = ("a", "n", "v", "r", "*")
+LABELS = {"positive": 1, "negative": -1, "neutral": 0}
+# spaCy's universal POS -> WordNet part of speech.
+UPOS_TO_WN = {"ADJ": "a", "NOUN": "n", "PROPN": "n", "VERB": "v", "ADV": "r", "AUX": "v"}
+
+
+class LexiconError(TsunaguError, ValueError):
+    """A lexicon file is malformed; the message names the file and line."""
+
+
+class Lexicon:
+    def __init__(self, entries: Optional[Mapping[tuple[str, str], float]] = None,
+                 header: Iterable[str] = ()) -> None:
+        self.entries: dict[tuple[str, str], float] = dict(entries or {})
+        self.header = list(header)
+        self._by_word: Optional[dict[str, float]] = None
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def update(self, other: "Lexicon") -> "Lexicon":
+        """Entries of ``other`` override ours."""
+        self.entries.update(other.entries)
+        self._by_word = None
+        return self
+
+    def score(self, word: str, upos: Optional[str] = None) -> Optional[float]:
+        """The score of ``word`` for a spaCy POS: the entry for that POS, else the
+        ``*`` entry, else the strongest entry of the word under any POS."""
+        pos = UPOS_TO_WN.get(upos or "", "")
+        for key in ((word, pos), (word, "*")):
+            if key in self.entries:
+                return self.entries[key]
+        if self._by_word is None:
+            self._by_word = {}
+            for (w, _), s in self.entries.items():
+                if abs(s) > abs(self._by_word.get(w, 0.0)):
+                    self._by_word[w] = s
+        return self._by_word.get(word)
+
+
+def read_lexicon(path: Union[str, Path]) -> Lexicon:
+    path = Path(path)
+    if not path.is_file():
+        raise LexiconError(f"Lexicon not found: {path}")
+    entries: dict[tuple[str, str], float] = {}
+    header: list[str] = []
+    seen_columns = False
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                raise LexiconError(f"{where}: not valid UTF-8 (byte {e.start})") from None
+            if line.startswith("#"):
+                header.append(line[1:].strip())
+                continue
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if not seen_columns and tuple(fields) == COLUMNS:
+                seen_columns = True
+                continue
+            if len(fields) != 4:
+                raise LexiconError(f"{where}: expected 4 tab-separated columns "
+                                   f"({', '.join(COLUMNS)}), found {len(fields)}")
+            word, pos, score_text, label = fields
+            if not word.strip():
+                raise LexiconError(f"{where}: empty word")
+            if pos not in POS_TAGS:
+                raise LexiconError(f"{where}: pos must be one of {', '.join(POS_TAGS)}, not {pos!r}")
+            try:
+                score = float(score_text)
+            except ValueError:
+                raise LexiconError(f"{where}: score {score_text!r} is not a number") from None
+            if not (math.isfinite(score) and -1.0 <= score <= 1.0):
+                raise LexiconError(f"{where}: score {score} is outside [-1, 1]")
+            if label not in LABELS:
+                raise LexiconError(f"{where}: label must be positive, negative or neutral, not {label!r}")
+            if score != 0 and LABELS[label] != (1 if score > 0 else -1):
+                raise LexiconError(f"{where}: label {label} disagrees with score {score}")
+            entries[(word, pos)] = score
+    return Lexicon(entries, header)
+
+
+def write_lexicon(lexicon: Lexicon, path: Union[str, Path]) -> None:
+    """Write atomically (temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        for line in lexicon.header:
+            f.write(f"# {line}\n")
+        f.write("\t".join(COLUMNS) + "\n")
+        for (word, pos), score in sorted(lexicon.entries.items(), key=lambda kv: (-abs(kv[1]), kv[0])):
+            label = "neutral" if score == 0 else ("positive" if score > 0 else "negative")
+            f.write(f"{word}\t{pos}\t{score:.4f}\t{label}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
