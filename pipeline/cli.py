@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.set_defaults(run=_run_apply)
 
     _add_embed_commands(sub)
+    _add_lexicon_commands(sub)
 
     info = sub.add_parser("info", help="show the pipeline: components, vectors, config")
     info.add_argument("--config-text", action="store_true", help="print the full config")
@@ -195,6 +196,83 @@ def _run_embed_info(args: argparse.Namespace) -> int:
     print(f"training: {t['seconds']:.1f} s, {t['words_per_second']:,.0f} words/s, "
           f"loss per epoch {', '.join(f'{x:.4g}' for x in t['loss_per_epoch']) or 'not computed'}")
     return 0
+
+
+def _add_lexicon_commands(sub) -> None:
+    lexicon = sub.add_parser("lexicon", help="polarity lexicons with the spin model")
+    lsub = lexicon.add_subparsers(title="lexicon commands", metavar="COMMAND")
+
+    build = lsub.add_parser(
+        "build", help="build a polarity lexicon from WordNet with the spin model",
+        description="Build the lexical network of WordNet (glosses, synonyms, antonyms, "
+        "hypernyms), solve the spin model from seed words and write word/POS/score/label TSV.")
+    build.add_argument("--wordnet", type=Path, default=None,
+                       help="NLTK data dir or Princeton WordNet folder (default: NLTK's data path)")
+    build.add_argument("--seeds", default=None,
+                       help="'turney-littman' (the 14 seeds, default) or a file of word<TAB>+1/-1")
+    build.add_argument("--beta", type=float, default=None, help="fixed beta (default: selected)")
+    build.add_argument("--select", choices=("magnetization", "loo"), default="magnetization",
+                       help="beta selection: just before magnetization, or leave-one-out on the seeds")
+    build.add_argument("--no-hypernyms", action="store_true")
+    build.add_argument("--examples", action="store_true", help="also link words of gloss examples")
+    build.add_argument("--out", type=Path, required=True, help="lexicon TSV to write")
+    build.add_argument("--gold", type=Path, default=None, help="evaluate against this gold at the end")
+    build.set_defaults(run=_run_lexicon_build)
+
+    evaluate = lsub.add_parser("eval", help="evaluate a lexicon against gold orientations")
+    evaluate.add_argument("lexicon", type=Path)
+    evaluate.add_argument("--gold", type=Path, required=True,
+                          help="a tsunagu lexicon TSV or the General Inquirer HIV-4.csv")
+    evaluate.set_defaults(run=_run_lexicon_eval)
+
+
+def _run_lexicon_build(args: argparse.Namespace) -> int:
+    import time
+
+    from tsunagu.lexicons.build import build_lexicon, plot_beta_curve, read_seeds
+    from tsunagu.lexicons.lexicon import write_lexicon
+    from tsunagu.lexicons.network import wordnet_network
+    from tsunagu.lexicons.wordnet import open_wordnet
+
+    seeds = read_seeds(args.seeds)
+    start = time.perf_counter()
+    wn = open_wordnet(args.wordnet)
+    network = wordnet_network(wn, hypernyms=not args.no_hypernyms, examples=args.examples)
+    print(f"network: {len(network.words):,} words, {len(network.links):,} links "
+          f"({time.perf_counter() - start:.1f} s)")
+    result = build_lexicon(network, seeds, beta=args.beta, select=args.select,
+                           source=f"WordNet {wn.get_version()} glosses, synonyms, antonyms"
+                           + ("" if args.no_hypernyms else ", hypernyms"))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_lexicon(result.lexicon, args.out)
+    plot = args.out.with_suffix(".beta.png")
+    plot_beta_curve(result.curve, plot, result.beta)
+    for beta, m, loo in result.curve:
+        print(f"  beta {beta:<5} magnetization {m:+.5f}" + (f"  loo error {loo:.3f}" if loo is not None else ""))
+    print(f"beta {result.beta}: wrote {len(result.lexicon):,} entries to {args.out} "
+          f"({time.perf_counter() - start:.1f} s); curve: {plot}")
+    if args.gold:
+        _print_evaluation(result.lexicon, args.gold, exclude=set(seeds))
+    return 0
+
+
+def _run_lexicon_eval(args: argparse.Namespace) -> int:
+    from tsunagu.lexicons.lexicon import read_lexicon
+
+    _print_evaluation(read_lexicon(args.lexicon), args.gold)
+    return 0
+
+
+def _print_evaluation(lexicon, gold_path: Path, exclude=frozenset()) -> None:
+    from tsunagu.lexicons.build import evaluate, read_gold
+
+    gold = {w: g for w, g in read_gold(gold_path).items() if w not in exclude}
+    r = evaluate(lexicon, gold)
+    print(f"gold {r['gold']} words, covered {r['covered']} ({r['coverage']:.1%}); "
+          f"accuracy {r['accuracy']:.3f}")
+    print("  per POS: " + ", ".join(f"{p} {n} words {a:.3f}" for p, (n, a) in r["per_pos"].items()))
+    print("  precision of the most confident: " +
+          ", ".join(f"top {k} {v:.3f}" for k, v in r["precision_at"].items()))
 
 
 def _add_pipeline_options(p: argparse.ArgumentParser) -> None:

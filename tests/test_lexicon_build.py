@@ -1,0 +1,100 @@
+"""Building lexicons with the spin model and evaluating them; the lexicon CLI."""
+
+import pytest
+
+from tsunagu.lexicons.build import build_lexicon, evaluate, read_gold, read_seeds
+from tsunagu.lexicons.lexicon import Lexicon, LexiconError, read_lexicon, write_lexicon
+from tsunagu.lexicons.network import Network
+
+from conftest import SHARED, run_cli
+
+
+def _toy():
+    net = Network()
+    links = [("good", "nice", 1), ("nice", "pleasant", 1), ("good", "bad", -1), ("bad", "awful", 1),
+             ("awful", "nasty", 1), ("pleasant", "nasty", -1), ("island", "sea", 1)]
+    for a, b, s in links:
+        net.link(a, b, s)
+    for w in ("good", "nice", "pleasant", "bad", "awful", "nasty"):
+        net.node(w, "a")
+    return net
+
+
+def test_build_orients_connected_words_and_says_how():
+    result = build_lexicon(_toy(), {"good": 1, "bad": -1}, beta=1.0, source="toy")
+    lex = result.lexicon
+    assert lex.score("pleasant", "ADJ") > 0 and lex.score("nasty", "ADJ") < 0
+    assert lex.score("island") is None  # no path to a seed: no entry
+    header = "\n".join(lex.header)
+    assert "seeds: bad-, good+" in header and "beta: 1.0 (fixed)" in header and "toy" in header
+
+
+@pytest.mark.parametrize("select", ["magnetization", "loo"])
+def test_beta_selection_records_the_curve(select):
+    result = build_lexicon(_toy(), {"good": 1, "bad": -1}, betas=[0.5, 1.0, 2.0], select=select)
+    assert [b for b, _, _ in result.curve] == [0.5, 1.0, 2.0]
+    assert result.beta in (0.5, 1.0, 2.0)
+    assert (result.curve[0][2] is not None) == (select == "loo")
+
+
+def test_build_rejects_bad_seeds():
+    with pytest.raises(LexiconError, match="not in the network: zzz"):
+        build_lexicon(_toy(), {"good": 1, "zzz": -1})
+    with pytest.raises(LexiconError, match="both positive and negative"):
+        build_lexicon(_toy(), {"good": 1, "nice": 1})
+    with pytest.raises(LexiconError, match="beta selection"):
+        build_lexicon(_toy(), {"good": 1, "bad": -1}, select="guess")
+
+
+def test_seed_files(tmp_path):
+    assert len(read_seeds(None)) == 14 and read_seeds("turney-littman")["inferior"] == -1
+    path = tmp_path / "seeds.tsv"
+    path.write_text("# mine\n良い\t+1\n悪い\t-1\n", encoding="utf-8")
+    assert read_seeds(path) == {"良い": 1, "悪い": -1}
+    path.write_text("良い\tpositive\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match="seeds.tsv:1"):
+        read_seeds(path)
+
+
+def test_gold_from_general_inquirer_table_and_lexicons(tmp_path):
+    gi = tmp_path / "HIV-4.csv"
+    gi.write_text("Entry,Source,Positiv,Negativ,Pstv\nABLE,H4Lvd,Positiv,,\nGOOD#1,H4,Positiv,,\n"
+                  "GOOD#2,H4,Positiv,,\nBAD,H4,,Negativ,\nFAIR#1,H4,Positiv,,\nFAIR#2,H4,,Negativ,\n"
+                  "TABLE,H4,,,\n", encoding="latin-1")
+    assert read_gold(gi) == {"able": 1, "good": 1, "bad": -1}  # senses merged, 'fair' dropped
+    lex_path = tmp_path / "gold.tsv"
+    write_lexicon(Lexicon({("good", "a"): 0.5, ("bad", "*"): -0.2}), lex_path)
+    assert read_gold(lex_path) == {"good": 1, "bad": -1}
+
+
+def test_evaluate_counts_what_it_says():
+    lex = Lexicon({("good", "a"): 0.9, ("nice", "a"): 0.2, ("bad", "a"): 0.1, ("sad", "*"): -0.5})
+    gold = {"good": 1, "nice": 1, "bad": -1, "sad": -1, "missing": 1}
+    r = evaluate(lex, gold, top_k=(1, 2, 4))
+    assert r["covered"] == 4 and r["coverage"] == pytest.approx(0.8)
+    assert r["accuracy"] == pytest.approx(0.75)  # 'bad' is wrong
+    assert r["per_pos"] == {"*": (1, 1.0), "a": (3, pytest.approx(2 / 3))}
+    assert r["precision_at"] == {1: 1.0, 2: 1.0, 4: 0.75}
+
+
+def test_lexicon_eval_command(tmp_path):
+    write_lexicon(Lexicon({("good", "a"): 0.9, ("bad", "a"): 0.1}), tmp_path / "lex.tsv")
+    write_lexicon(Lexicon({("good", "a"): 1.0, ("bad", "a"): -1.0}), tmp_path / "gold.tsv")
+    out = run_cli("lexicon", "eval", tmp_path / "lex.tsv", "--gold", tmp_path / "gold.tsv").stdout
+    assert "covered 2 (100.0%); accuracy 0.500" in out
+    bad = run_cli("lexicon", "eval", tmp_path / "nope.tsv", "--gold", tmp_path / "gold.tsv", check=False)
+    assert bad.returncode == 1 and "Lexicon not found" in bad.stderr
+
+
+@pytest.mark.slow
+def test_lexicon_build_command_on_wordnet(tmp_path):
+    if not (SHARED / "wordnet" / "corpora" / "wordnet" / "data.noun").exists():
+        pytest.skip("WordNet not present in ../shared/data")
+    out = tmp_path / "en.tsv"
+    proc = run_cli("lexicon", "build", "--wordnet", SHARED / "wordnet", "--beta", "0.5", "--out", out)
+    assert "beta 0.5: wrote" in proc.stdout
+    lex = read_lexicon(out)
+    assert len(lex) > 100_000
+    assert lex.score("excellent", "ADJ") > 0 and lex.score("terrible", "ADJ") < 0
+    assert any(line.startswith("seeds: bad-, correct+") for line in lex.header)
+    assert out.with_suffix(".beta.png").stat().st_size > 1000
