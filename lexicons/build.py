@@ -29,12 +29,14 @@ class BuildResult:
 
 def build_lexicon(network: Network, seeds: dict[str, int], *, betas: Sequence[float] = DEFAULT_BETAS,
                   beta: Optional[float] = None, select: str = "magnetization",
-                  source: str = "", max_iter: int = 400) -> BuildResult:
+                  source: str = "", max_iter: int = 400,
+                  only: Optional[set] = None) -> BuildResult:
     """Solve the spin model on ``network`` with ``seeds`` and return the lexicon.
 
     beta: a fixed β; otherwise one of ``betas`` chosen by ``select``: the largest β
     whose magnetization stays near 0 (Takamura et al.), or the smallest
-    leave-one-out error on the seeds (ties: the larger β)."""
+    leave-one-out error on the seeds (ties: the larger β). ``only``: the words to
+    write (e.g. the Japanese lemmas of a bilingual network); default all."""
     if select not in BETA_SELECTION:
         raise LexiconError(f"beta selection must be one of {', '.join(BETA_SELECTION)}, not {select!r}.")
     missing = sorted(w for w in seeds if w not in network.words)
@@ -58,8 +60,8 @@ def build_lexicon(network: Network, seeds: dict[str, int], *, betas: Sequence[fl
     words = network.index_to_word
     entries = {}
     for i, x in enumerate(chosen.spins):
-        if x == 0:
-            continue  # not connected to any seed: no evidence
+        if x == 0 or (only is not None and words[i] not in only):
+            continue  # not connected to any seed (no evidence), or not asked for
         tags = network.pos.get(words[i], set())
         entries[(words[i], next(iter(tags)) if len(tags) == 1 else "*")] = float(numpy.clip(x, -1, 1))
     header = [
@@ -102,9 +104,14 @@ def read_seeds(spec: Union[str, Path, None]) -> dict[str, int]:
 
 
 def read_gold(path: Union[str, Path]) -> dict[str, int]:
-    """Gold orientations: a tsunagu lexicon TSV, or the General Inquirer table
-    (Harvard IV-4 CSV: sense numbers merged, words tagged both dropped)."""
+    """Gold orientations: a tsunagu lexicon TSV; the General Inquirer table (Harvard
+    IV-4 CSV: sense numbers merged, words tagged both dropped); or JSON maps of word
+    -> label as in the Japanese Sentiment Polarity Dictionary (ポジ/ネガ, p/n; a
+    directory of such files is read whole, multi-word entries and words with both
+    labels are dropped)."""
     path = Path(path)
+    if path.is_dir() or path.suffix == ".json":
+        return _read_json_gold(sorted(path.glob("*.json")) if path.is_dir() else [path])
     if not path.is_file():
         raise LexiconError(f"Gold file not found: {path}")
     with open(path, encoding="latin-1") as f:
@@ -123,6 +130,30 @@ def read_gold(path: Union[str, Path]) -> dict[str, int]:
         return gold
     lexicon = read_lexicon(path)
     return {w: (1 if s > 0 else -1) for (w, _), s in lexicon.entries.items() if s != 0}
+
+
+def _read_json_gold(files) -> dict[str, int]:
+    import json
+
+    if not files:
+        raise LexiconError("No JSON gold files found.")
+    labels: dict[str, set] = {}
+    for file in files:
+        if not file.is_file():
+            raise LexiconError(f"Gold file not found: {file}")
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise LexiconError(f"{file}: not a JSON map of word -> label ({e})") from None
+        if not isinstance(data, dict):
+            raise LexiconError(f"{file}: not a JSON map of word -> label")
+        for word, label in data.items():
+            if " " in word or not isinstance(label, str):
+                continue
+            sign = 1 if label.startswith(("ポジ", "p")) else -1 if label.startswith(("ネガ", "n")) else 0
+            if sign:
+                labels.setdefault(word, set()).add(sign)
+    return {w: next(iter(v)) for w, v in labels.items() if len(v) == 1}
 
 
 def evaluate(lexicon: Lexicon, gold: dict[str, int], top_k: Sequence[int] = (100, 500, 1000)) -> dict:

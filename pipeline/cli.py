@@ -215,6 +215,11 @@ def _add_lexicon_commands(sub) -> None:
                        help="beta selection: just before magnetization, or leave-one-out on the seeds")
     build.add_argument("--no-hypernyms", action="store_true")
     build.add_argument("--examples", action="store_true", help="also link words of gloss examples")
+    build.add_argument("--omw", type=Path, action="append", default=[],
+                       help="OMW tab file linking another language's lemmas to WordNet synsets "
+                       "(repeatable; e.g. ../shared/data/omw-jpn/wn-wikt-jpn.tab)")
+    build.add_argument("--only-omw", action="store_true",
+                       help="write only the lemmas of the --omw files (a Japanese lexicon)")
     build.add_argument("--out", type=Path, required=True, help="lexicon TSV to write")
     build.add_argument("--gold", type=Path, default=None, help="evaluate against this gold at the end")
     build.set_defaults(run=_run_lexicon_build)
@@ -238,11 +243,22 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     wn = open_wordnet(args.wordnet)
     network = wordnet_network(wn, hypernyms=not args.no_hypernyms, examples=args.examples)
+    only = None
+    if args.omw:
+        from tsunagu.lexicons.omw import add_omw_links, read_omw_tab
+
+        rows = add_omw_links(network, wn, args.omw)
+        print(f"OMW: {rows:,} lemma rows linked from {', '.join(p.name for p in args.omw)}")
+        if args.only_omw:
+            only = {lemma for p in args.omw for _, lemma in read_omw_tab(p)}
+    elif args.only_omw:
+        raise ConfigError("--only-omw needs at least one --omw file.")
     print(f"network: {len(network.words):,} words, {len(network.links):,} links "
           f"({time.perf_counter() - start:.1f} s)")
     result = build_lexicon(network, seeds, beta=args.beta, select=args.select,
                            source=f"WordNet {wn.get_version()} glosses, synonyms, antonyms"
-                           + ("" if args.no_hypernyms else ", hypernyms"))
+                           + ("" if args.no_hypernyms else ", hypernyms")
+                           + "".join(f"; OMW {p.name}" for p in args.omw), only=only)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_lexicon(result.lexicon, args.out)
     plot = args.out.with_suffix(".beta.png")

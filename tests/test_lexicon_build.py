@@ -98,3 +98,38 @@ def test_lexicon_build_command_on_wordnet(tmp_path):
     assert lex.score("excellent", "ADJ") > 0 and lex.score("terrible", "ADJ") < 0
     assert any(line.startswith("seeds: bad-, correct+") for line in lex.header)
     assert out.with_suffix(".beta.png").stat().st_size > 1000
+
+
+def test_json_gold_as_in_the_japanese_polarity_dictionary(tmp_path):
+    (tmp_path / "pn_wago.json").write_text('{"嬉しい": "ポジ（経験）", "悲しい": "ネガ（経験）", '
+                                           '"あきれる た": "ネガ（評価）"}', encoding="utf-8")
+    (tmp_path / "pn_noun.json").write_text('{"成功": "p", "失敗": "n", "悲しい": "p", "机": "e"}',
+                                           encoding="utf-8")
+    assert read_gold(tmp_path) == {"嬉しい": 1, "成功": 1, "失敗": -1}  # 悲しい conflicts
+    (tmp_path / "bad.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(LexiconError, match="word -> label"):
+        read_gold(tmp_path / "bad.json")
+
+
+def test_omw_lemmas_join_the_network(tmp_path):
+    from tsunagu.lexicons.omw import add_omw_links, read_omw_tab
+    from tsunagu.lexicons.wordnet import open_wordnet
+
+    if not (SHARED / "wordnet" / "corpora" / "wordnet" / "data.noun").exists():
+        pytest.skip("WordNet not present in ../shared/data")
+    wn = open_wordnet(SHARED / "wordnet")
+    tab = tmp_path / "jpn.tab"
+    tab.write_text("# test\t\t\n01123148-a\tjpn:lemma\t良い\n01123148-a\tjpn:lemma\tよい\n"
+                   "01125429-a\tjpn:lemma\t悪い\n99999999-n\tjpn:lemma\t無い\n", encoding="utf-8")
+    assert list(read_omw_tab(tab))[0] == ("01123148-a", "良い")
+    net = Network()
+    assert add_omw_links(net, wn, [tab]) == 3  # the unknown offset is skipped
+    i = net.words
+    assert net.links[tuple(sorted((i["良い"], i["good"])))] == 1
+    assert net.links[tuple(sorted((i["良い"], i["よい"])))] == 1
+    result = build_lexicon(net, {"good": 1, "bad": -1}, beta=1.0, only={"良い", "よい", "悪い"})
+    assert set(w for w, _ in result.lexicon.entries) <= {"良い", "よい", "悪い"}
+    assert result.lexicon.score("良い", "ADJ") > 0
+    tab.write_text("broken line\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match="jpn.tab:1"):
+        list(read_omw_tab(tab))
