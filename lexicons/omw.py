@@ -8,6 +8,7 @@ files). Offsets are those of Princeton WordNet 3.0, so the WordNet read with
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Iterable, Iterator, Union
 
@@ -47,7 +48,10 @@ def add_omw_links(network: Network, wn, tab_files: Iterable[Union[str, Path]]) -
     for synset_id, lemmas in by_synset.items():
         offset, pos = synset_id.split("-")
         try:
-            synset = wn.synset_from_pos_and_offset(pos, int(offset))
+            with warnings.catch_warnings():
+                # NLTK warns for unknown offsets; skipping them is the handling.
+                warnings.simplefilter("ignore", UserWarning)
+                synset = wn.synset_from_pos_and_offset(pos, int(offset))
         except (ValueError, LookupError):
             synset = None
         if synset is None:
