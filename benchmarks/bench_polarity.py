@@ -17,39 +17,23 @@ cross-validation (seeds: the gold words of 9 folds). Saves the β curve
 from __future__ import annotations
 
 import argparse
-import csv
 import random
-import re
 import sys
 import time
 from pathlib import Path
 
 import numpy
 
+from tsunagu.lexicons.build import TURNEY_LITTMAN_SEEDS, read_gold
 from tsunagu.lexicons.network import wordnet_network
 from tsunagu.lexicons.spin import magnetization_curve, select_beta
 from tsunagu.lexicons.wordnet import open_wordnet
 
 HERE = Path(__file__).resolve().parent
-SEEDS_14 = {w: 1 for w in "good nice excellent positive fortunate correct superior".split()}
-SEEDS_14.update({w: -1 for w in "bad nasty poor negative unfortunate wrong inferior".split()})
+SEEDS_14 = TURNEY_LITTMAN_SEEDS
 SEEDS_4 = {"good": 1, "superior": 1, "bad": -1, "inferior": -1}
 SEEDS_2 = {"good": 1, "bad": -1}
 BETAS = [0.1, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0, 1.2]
-
-
-def general_inquirer(path: Path) -> dict[str, int]:
-    pos, neg = set(), set()
-    with open(path, encoding="latin-1", newline="") as f:
-        for row in csv.DictReader(f):
-            word = re.sub(r"#\d+$", "", row["Entry"]).lower()
-            if row["Positiv"]:
-                pos.add(word)
-            if row["Negativ"]:
-                neg.add(word)
-    gold = {w: 1 for w in pos - neg}
-    gold.update({w: -1 for w in neg - pos})
-    return gold
 
 
 def find_gi() -> Path:
@@ -73,7 +57,7 @@ def main() -> None:
     ap.add_argument("--gi", type=Path, default=None)
     ap.add_argument("--folds", type=int, default=10)
     args = ap.parse_args()
-    gold = general_inquirer(args.gi or find_gi())
+    gold = read_gold(args.gi or find_gi())
 
     start = time.perf_counter()
     wn = open_wordnet(args.wordnet)
