@@ -143,3 +143,31 @@ def gloss_words(text: str, lemma_of) -> Iterable[tuple[str, int]]:
         word = lemma_of(token)
         if word is not None:
             yield word, -1 if negated else +1
+
+
+def embedding_network(keyed_vectors, *, k: int = 10, min_similarity: float = 0.5,
+                      words: Optional[Iterable[str]] = None, chunk: int = 2048) -> Network:
+    """Link each word to its ``k`` nearest neighbours (cosine >= ``min_similarity``)
+    in word vectors (gensim ``KeyedVectors``, e.g. from ``tsunagu embed train``).
+
+    Distributional neighbours share contexts, which antonyms also do (良い/悪い), so
+    these links are weaker evidence than dictionary links; ``min_similarity`` keeps
+    only close neighbours. ``words`` restricts the words whose neighbours are linked
+    (the neighbours themselves may be any vocabulary word)."""
+    import numpy
+
+    net = Network()
+    vocab = keyed_vectors.index_to_key
+    vectors = keyed_vectors.get_normed_vectors()
+    rows = numpy.arange(len(vocab)) if words is None else numpy.array(
+        [keyed_vectors.key_to_index[w] for w in words if w in keyed_vectors.key_to_index], dtype="int64")
+    for start in range(0, len(rows), chunk):
+        block = rows[start:start + chunk]
+        sims = vectors[block] @ vectors.T
+        sims[numpy.arange(len(block)), block] = -1.0  # not its own neighbour
+        top = numpy.argpartition(-sims, k, axis=1)[:, :k]
+        for r, i in enumerate(block):
+            for j in top[r]:
+                if sims[r, j] >= min_similarity:
+                    net.link(vocab[i], vocab[j], +1)
+    return net

@@ -220,6 +220,13 @@ def _add_lexicon_commands(sub) -> None:
                        "(repeatable; e.g. ../shared/data/omw-jpn/wn-wikt-jpn.tab)")
     build.add_argument("--only-omw", action="store_true",
                        help="write only the lemmas of the --omw files (a Japanese lexicon)")
+    build.add_argument("--only-japanese", action="store_true",
+                       help="write only words in Japanese script (kana or kanji)")
+    build.add_argument("--vectors", type=Path, default=None,
+                       help="word vectors from `tsunagu embed train`: link words to their neighbours")
+    build.add_argument("--neighbours", type=int, default=10, help="neighbours per word (--vectors)")
+    build.add_argument("--min-similarity", type=float, default=0.6,
+                       help="cosine threshold for a neighbour link (--vectors)")
     build.add_argument("--out", type=Path, required=True, help="lexicon TSV to write")
     build.add_argument("--gold", type=Path, default=None, help="evaluate against this gold at the end")
     build.set_defaults(run=_run_lexicon_build)
@@ -253,12 +260,27 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
             only = {lemma for p in args.omw for _, lemma in read_omw_tab(p)}
     elif args.only_omw:
         raise ConfigError("--only-omw needs at least one --omw file.")
+    if args.vectors:
+        from tsunagu.embeddings import load_keyed_vectors
+        from tsunagu.lexicons.network import embedding_network
+
+        neighbours = embedding_network(load_keyed_vectors(args.vectors), k=args.neighbours,
+                                       min_similarity=args.min_similarity)
+        network = network + neighbours
+        print(f"vectors: {len(neighbours.links):,} neighbour links from {args.vectors}")
+    if args.only_japanese:
+        import re
+
+        japanese = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+        only = {w for w in network.words if japanese.search(w)}
     print(f"network: {len(network.words):,} words, {len(network.links):,} links "
           f"({time.perf_counter() - start:.1f} s)")
     result = build_lexicon(network, seeds, beta=args.beta, select=args.select,
                            source=f"WordNet {wn.get_version()} glosses, synonyms, antonyms"
                            + ("" if args.no_hypernyms else ", hypernyms")
-                           + "".join(f"; OMW {p.name}" for p in args.omw), only=only)
+                           + "".join(f"; OMW {p.name}" for p in args.omw)
+                           + (f"; neighbours in {args.vectors.name} (k={args.neighbours}, "
+                              f"cos>={args.min_similarity})" if args.vectors else ""), only=only)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_lexicon(result.lexicon, args.out)
     plot = args.out.with_suffix(".beta.png")

@@ -133,3 +133,24 @@ def test_omw_lemmas_join_the_network(tmp_path):
     tab.write_text("broken line\n", encoding="utf-8")
     with pytest.raises(LexiconError, match="jpn.tab:1"):
         list(read_omw_tab(tab))
+
+
+def test_embedding_neighbour_links():
+    import numpy
+    from gensim.models import KeyedVectors
+
+    from tsunagu.lexicons.network import embedding_network
+
+    kv = KeyedVectors(vector_size=3)
+    kv.add_vectors(["良い", "素晴らしい", "悪い", "ひどい", "机"],
+                   numpy.array([[1, 0.1, 0], [0.9, 0.2, 0], [0, 1, 0.1], [0.1, 0.9, 0], [0, 0, 1]],
+                               dtype="float32"))
+    net = embedding_network(kv, k=1, min_similarity=0.8)
+    i = net.words
+    assert net.links[tuple(sorted((i["良い"], i["素晴らしい"])))] >= 1
+    assert net.links[tuple(sorted((i["悪い"], i["ひどい"])))] >= 1
+    assert "机" not in i  # no neighbour close enough
+    only = embedding_network(kv, k=1, min_similarity=0.8, words=["良い"])
+    assert set(only.words) == {"良い", "素晴らしい"}
+    combined = _toy() + net
+    assert "素晴らしい" in combined.words and "pleasant" in combined.words
