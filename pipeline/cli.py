@@ -218,10 +218,11 @@ def _add_lexicon_commands(sub) -> None:
     build.add_argument("--omw", type=Path, action="append", default=[],
                        help="OMW tab file linking another language's lemmas to WordNet synsets "
                        "(repeatable; e.g. ../shared/data/omw-jpn/wn-wikt-jpn.tab)")
-    build.add_argument("--only-omw", action="store_true",
-                       help="write only the lemmas of the --omw files (a Japanese lexicon)")
-    build.add_argument("--only-japanese", action="store_true",
-                       help="write only words in Japanese script (kana or kanji)")
+    only = build.add_mutually_exclusive_group()
+    only.add_argument("--only-omw", action="store_true",
+                      help="write only the lemmas of the --omw files")
+    only.add_argument("--only-japanese", action="store_true",
+                      help="write only words in Japanese script (kana or kanji)")
     build.add_argument("--vectors", type=Path, default=None,
                        help="word vectors from `tsunagu embed train`: link words to their neighbours")
     build.add_argument("--neighbours", type=int, default=10, help="neighbours per word (--vectors)")
