@@ -223,6 +223,12 @@ def _add_lexicon_commands(sub) -> None:
                       help="write only the lemmas of the --omw files")
     only.add_argument("--only-japanese", action="store_true",
                       help="write only words in Japanese script (kana or kanji)")
+    build.add_argument("--corpus", type=Path, default=None,
+                       help="Japanese corpus: link predicates joined by て/し (+) or が/けど/のに (-), "
+                       "parsed with GiNZA (only candidate sentences are parsed)")
+    build.add_argument("--corpus-limit", type=int, default=None,
+                       help="parse at most this many candidate sentences")
+    build.add_argument("--n-process", type=int, default=1, help="processes for parsing --corpus")
     build.add_argument("--vectors", type=Path, default=None,
                        help="word vectors from `tsunagu embed train`: link words to their neighbours")
     build.add_argument("--neighbours", type=int, default=10, help="neighbours per word (--vectors)")
@@ -269,6 +275,16 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
                                        min_similarity=args.min_similarity)
         network = network + neighbours
         print(f"vectors: {len(neighbours.links):,} neighbour links from {args.vectors}")
+    if args.corpus:
+        from tsunagu.corpora import Record, read_corpus
+        from tsunagu.lexicons.corpus import corpus_network
+        from tsunagu.loading import load
+
+        texts = (r.text for r in read_corpus(args.corpus, on_error="reject")
+                 if isinstance(r, Record) and isinstance(r.text, str))
+        links = corpus_network(load(), texts, n_process=args.n_process, limit=args.corpus_limit)
+        network = network + links
+        print(f"corpus: {len(links.links):,} connective links from {args.corpus}")
     if args.only_japanese:
         import re
 
@@ -281,7 +297,8 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
                            + ("" if args.no_hypernyms else ", hypernyms")
                            + "".join(f"; OMW {p.name}" for p in args.omw)
                            + (f"; neighbours in {args.vectors.name} (k={args.neighbours}, "
-                              f"cos>={args.min_similarity})" if args.vectors else ""), only=only)
+                              f"cos>={args.min_similarity})" if args.vectors else "")
+                           + (f"; connectives in {args.corpus.name}" if args.corpus else ""), only=only)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_lexicon(result.lexicon, args.out)
     plot = args.out.with_suffix(".beta.png")

@@ -154,3 +154,27 @@ def test_embedding_neighbour_links():
     assert set(only.words) == {"良い", "素晴らしい"}
     combined = _toy() + net
     assert "素晴らしい" in combined.words and "pleasant" in combined.words
+
+
+@pytest.mark.parametrize("text, pair", [
+    ("安くて美味しい。", ("安い", "美味しい", 1)),
+    ("高いが美味しい。", ("高い", "美味しい", -1)),
+    ("景色は良いけど、部屋が汚い。", ("良い", "汚い", -1)),
+    ("美味しくないが安い。", ("美味しい", "安い", 1)),  # negation reverses the contrast
+    ("便利だし安い。", ("便利", "安い", 1)),
+])
+def test_connective_pairs_from_ginza_parses(nlp, text, pair):
+    from tsunagu.lexicons.corpus import connective_pairs
+
+    assert list(connective_pairs(nlp(text))) == [pair]
+
+
+def test_corpus_network_parses_only_candidate_sentences(nlp):
+    from tsunagu.lexicons.corpus import candidate_sentences, corpus_network
+
+    texts = ["今日は晴れです。安くて美味しい。", "駅から遠いが静かだ。\n特に何もない。"]
+    assert list(candidate_sentences(texts)) == ["安くて美味しい。", "駅から遠いが静かだ。"]
+    net = corpus_network(nlp, texts)
+    i = net.words
+    assert net.links[tuple(sorted((i["安い"], i["美味しい"])))] == 1
+    assert net.links[tuple(sorted((i["遠い"], i["静か"])))] == -1
