@@ -30,11 +30,11 @@ from spacy.tokens import Doc, Span
 from spacy.util import ensure_path
 
 from tsunagu.errors import ConfigError
+from tsunagu.lexicons.corpus import BUT_MARKERS as JA_CONTRAST_PARTICLES
+from tsunagu.lexicons.corpus import is_japanese_negator
 
 WEIGHTS = "tsunagu_polarity_weights"
-JA_NEGATORS = {"ない", "ぬ", "ず", "ん"}
 EN_NEGATORS = {"not", "n't", "no", "never", "nothing", "nobody", "neither", "nor", "without", "hardly"}
-JA_CONTRAST_PARTICLES = {"が", "けど", "けれど", "けれども", "のに", "ものの", "だけど"}
 JA_CONTRAST_CONJUNCTIONS = {"しかし", "でも", "だが", "けれど", "けれども", "ところが", "だけど"}
 EN_CONTRAST = {"but", "however", "yet"}
 CONTENT = {"ADJ", "VERB", "NOUN", "PROPN", "ADV"}
@@ -98,9 +98,7 @@ class PolarityScorer:
 
 
 def _is_negator(token) -> bool:
-    if token.lemma_ in JA_NEGATORS and token.pos_ in ("AUX", "ADJ"):
-        return token.tag_.startswith(("助動詞", "形容詞-非自立可能"))
-    return token.lower_ in EN_NEGATORS
+    return is_japanese_negator(token) or token.lower_ in EN_NEGATORS
 
 
 def _negated_by(token, scores) -> list[int]:

@@ -46,14 +46,20 @@ def connective_pairs(doc) -> Iterator[tuple[str, str, int]]:
         yield first.lemma_, second.lemma_, sign
 
 
+def is_japanese_negator(token) -> bool:
+    """ない/ぬ/ず/ん(ません) as auxiliaries or the non-independent adjective ない."""
+    return (token.lemma_ in NEGATORS and token.pos_ in ("AUX", "ADJ")
+            and token.tag_.startswith(("助動詞", "形容詞-非自立可能")))
+
+
 def _predicate(token):
     """The content predicate of ``token`` and whether it is negated."""
-    if token.lemma_ in NEGATORS and token.pos_ in ("AUX", "ADJ"):
+    if is_japanese_negator(token):
         content = [c for c in token.children if c.i < token.i and c.pos_ in PREDICATES]
         return (content[-1], True) if content else (None, False)
     if token.pos_ not in PREDICATES:
         return None, False
-    negated = any(c.lemma_ in NEGATORS and c.dep_ == "aux" for c in token.children)
+    negated = any(is_japanese_negator(c) and c.dep_ == "aux" for c in token.children)
     return token, negated
 
 

@@ -112,7 +112,7 @@ def train_word2vec(corpus_file: PathLike, settings: Word2VecSettings, progress: 
     model = Word2Vec(**settings.gensim_kwargs())
     model.build_vocab(corpus_file=corpus_file)
     if len(model.wv) == 0:
-        raise EmbeddingsError(_empty_vocabulary_message(model, corpus_file, settings.min_count))
+        raise EmbeddingsError(_empty_vocabulary_message(corpus_file, settings.min_count))
     callback = _Progress(settings.epochs, model.corpus_total_words, progress)
     try:
         model.train(corpus_file=corpus_file, total_examples=model.corpus_count,
@@ -125,7 +125,7 @@ def train_word2vec(corpus_file: PathLike, settings: Word2VecSettings, progress: 
     return model, TrainingStats(seconds, words, words / seconds, len(model.wv), callback.losses)
 
 
-def _empty_vocabulary_message(model, corpus_file: str, min_count: int) -> str:
+def _empty_vocabulary_message(corpus_file: str, min_count: int) -> str:
     counts: dict[str, int] = {}
     with open(corpus_file, encoding="utf-8") as f:
         for line in f:
