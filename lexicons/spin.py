@@ -78,7 +78,7 @@ def magnetization_curve(weights, seeds: dict[int, float], betas: Sequence[float]
     return results
 
 
-def select_beta(results: Sequence[SpinResult], threshold: float = 0.01) -> SpinResult:
+def select_beta(results: Sequence[SpinResult], threshold: float = 1e-4) -> SpinResult:
     """The result at the largest β whose |magnetization| stays under ``threshold``
     (the prediction of Takamura et al.: just before the phase transition)."""
     below = [r for r in results if abs(r.magnetization) < threshold]

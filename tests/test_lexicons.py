@@ -62,13 +62,18 @@ def test_weights_are_signed_and_degree_normalised():
     net.link("good", "nice", +1)
     net.link("good", "bad", -1)
     net.link("bad", "nasty", +1)
-    net.link("good", "nice", +1)  # a second relation between the same words counts again
+    net.link("good", "nice", +1)  # a second relation: still one link, sign +
+    net.link("bad", "nasty", -1)  # relations that disagree: the sign of their sum (+1-1-1)
+    net.link("bad", "nasty", -1)
     w = net.weights().toarray()
     i = net.words
     assert numpy.allclose(w, w.T)
     # degrees: good 2 links (nice, bad), nice 1, bad 2, nasty 1
-    assert w[i["good"], i["nice"]] == pytest.approx(2 / numpy.sqrt(2 * 1))
+    assert w[i["good"], i["nice"]] == pytest.approx(1 / numpy.sqrt(2 * 1))
     assert w[i["good"], i["bad"]] == pytest.approx(-1 / numpy.sqrt(2 * 2))
+    assert w[i["bad"], i["nasty"]] == pytest.approx(-1 / numpy.sqrt(2 * 1))
+    # one link per pair: the positive part of W has spectral radius 1 (phase transition near β = 1)
+    assert numpy.abs(numpy.linalg.eigvalsh(numpy.abs(w))).max() == pytest.approx(1.0)
     both = net + Network()
     assert both.index_to_word == net.index_to_word and numpy.allclose(both.weights().toarray(), w)
 
