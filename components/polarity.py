@@ -1,7 +1,7 @@
 """``tsunagu_polarity``: score tokens, sentences and documents with polarity lexicons.
 
 * ``token._.polarity``: the lexicon score of the token (looked up by lemma and part
-  of speech, then by surface), flipped when the token is negated
+  of speech, then by surface; content words only where the doc has POS tags), flipped when the token is negated
   (``token._.negated``). Japanese: ない/ぬ/ず/ん(ません) negate the predicate they
   attach to; GiNZA makes ない the head of an adjective (美味しく→ない) but an
   auxiliary of a verb (行き←ません), and both are followed. Negating a predicate
@@ -38,6 +38,10 @@ EN_NEGATORS = {"not", "n't", "no", "never", "nothing", "nobody", "neither", "nor
 JA_CONTRAST_CONJUNCTIONS = {"しかし", "でも", "だが", "けれど", "けれども", "ところが", "だけど"}
 EN_CONTRAST = {"but", "however", "yet"}
 CONTENT = {"ADJ", "VERB", "NOUN", "PROPN", "ADV"}
+# Parts of speech looked up in the lexicons. Networks built from corpora give
+# function words (が, を, ない) scores near zero but not zero, which would only add
+# noise to sentence means; negators act through negation instead.
+SCORED_POS = {"ADJ", "VERB", "NOUN", "ADV", "INTJ"}
 
 
 @Language.factory(
@@ -64,7 +68,10 @@ class PolarityScorer:
 
     def __call__(self, doc: Doc) -> Doc:
         scores = numpy.zeros(len(doc))
+        tagged = doc.has_annotation("POS")
         for token in doc:
+            if (tagged and token.pos_ not in SCORED_POS) or _is_negator(token):
+                continue  # particles, auxiliaries, names: no orientation of their own
             s = self.lexicon.score(token.lemma_ or token.lower_, token.pos_)
             if s is None and token.lower_ != token.lemma_:
                 s = self.lexicon.score(token.lower_, token.pos_)

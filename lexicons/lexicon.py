@@ -31,6 +31,26 @@ class LexiconError(TsunaguError, ValueError):
     """A lexicon file is malformed; the message names the file and line."""
 
 
+# Lexicons shipped in this package, built by `tsunagu lexicon build` (README).
+SHIPPED = {"en": "en-spin.tsv", "ja": "ja-spin.tsv"}
+SHIPPED_PREFIX = "tsunagu:"
+
+
+def lexicon_path(spec: Union[str, Path]) -> Path:
+    """A lexicon file's path; ``tsunagu:en`` / ``tsunagu:ja`` name the shipped ones,
+    so that configs need no absolute paths."""
+    text = str(spec)
+    if not text.startswith(SHIPPED_PREFIX):
+        return Path(spec)
+    name = text[len(SHIPPED_PREFIX):]
+    if name not in SHIPPED:
+        raise LexiconError(f"No shipped lexicon {text!r}; shipped: "
+                           + ", ".join(SHIPPED_PREFIX + k for k in SHIPPED))
+    from importlib.resources import files
+
+    return Path(str(files("tsunagu.lexicons").joinpath(SHIPPED[name])))
+
+
 class Lexicon:
     def __init__(self, entries: Optional[Mapping[tuple[str, str], float]] = None,
                  header: Iterable[str] = ()) -> None:
@@ -63,7 +83,8 @@ class Lexicon:
 
 
 def read_lexicon(path: Union[str, Path]) -> Lexicon:
-    path = Path(path)
+    """Read a lexicon TSV (or a shipped one: ``tsunagu:en``, ``tsunagu:ja``)."""
+    path = lexicon_path(path)
     if not path.is_file():
         raise LexiconError(f"Lexicon not found: {path}")
     entries: dict[tuple[str, str], float] = {}
@@ -117,7 +138,9 @@ def write_lexicon(lexicon: Lexicon, path: Union[str, Path]) -> None:
         f.write("\t".join(COLUMNS) + "\n")
         for (word, pos), score in sorted(lexicon.entries.items(), key=lambda kv: (-abs(kv[1]), kv[0])):
             label = "neutral" if score == 0 else ("positive" if score > 0 else "negative")
-            f.write(f"{word}\t{pos}\t{score:.4f}\t{label}\n")
+            # 4 significant digits: far from the seeds spins are tiny but their sign
+            # still carries the orientation.
+            f.write(f"{word}\t{pos}\t{score:.4g}\t{label}\n")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

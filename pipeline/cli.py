@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections import Counter
 from pathlib import Path
@@ -15,6 +16,7 @@ from .errors import ConfigError, TsunaguError
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
@@ -299,6 +301,7 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
                            + (f"; neighbours in {args.vectors.name} (k={args.neighbours}, "
                               f"cos>={args.min_similarity})" if args.vectors else "")
                            + (f"; connectives in {args.corpus.name}" if args.corpus else ""), only=only)
+    result.lexicon.header.append("command: tsunagu " + " ".join(shlex.quote(a) for a in args.argv))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_lexicon(result.lexicon, args.out)
     plot = args.out.with_suffix(".beta.png")

@@ -18,7 +18,7 @@ def test_load_returns_a_language_with_ginza_components(nlp):
     assert isinstance(nlp, Language)
     assert nlp.lang == "ja"
     assert nlp.pipe_names == ["tok2vec", "parser", "ner", "morphologizer",
-                              "compound_splitter", "bunsetu_recognizer"]
+                              "compound_splitter", "bunsetu_recognizer", "polarity"]
     assert nlp.vocab.vectors.shape == (20000, 300)
 
 
@@ -117,7 +117,7 @@ def test_unknown_factory_is_named(tmp_path):
 
 
 def test_pipeline_name_without_section(tmp_path):
-    path = _config_with(tmp_path, '"bunsetu_recognizer"]', '"bunsetu_recognizer","extra"]')
+    path = _config_with(tmp_path, '"polarity"]', '"polarity","extra"]')
     with pytest.raises(UnknownComponentError, match=r"\[components.extra\]"):
         tsunagu.load(path)
 
