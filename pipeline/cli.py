@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .errors import ConfigError, TsunaguError
+from .lm_cli import add_lm_commands
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_embed_commands(sub)
     _add_lexicon_commands(sub)
+    add_lm_commands(sub)
 
     info = sub.add_parser("info", help="show the pipeline: components, vectors, config")
     info.add_argument("--config-text", action="store_true", help="print the full config")

@@ -71,6 +71,10 @@ EXTENSIONS: tuple[Extension, ...] = (
               getter=_span_polarity),
     Extension(Doc, "polarity", "Mean polarity of the sentences (tsunagu_polarity).",
               getter=_doc_polarity),
+    Extension(Token, "surprisal", "-log2 p(token | preceding tokens) under the LSTM language "
+              "model, in bits (tsunagu_language_model)."),
+    Extension(Doc, "perplexity", "Perplexity of the document's tokens under the LSTM language "
+              "model (tsunagu_language_model)."),
 )
 
 

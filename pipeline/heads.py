@@ -6,7 +6,8 @@ n_classes, counts=None, **options)`` and offers
 
 * ``loss(hidden, target)``: the training loss, a mean over the batch;
 * ``log_prob(hidden)``: log p(c | h) for every class, shape (B, C), rows summing to
-  one in probability (for evaluation: perplexity, accuracy);
+  one in probability (for evaluation: perplexity, accuracy); ``log_prob_of(hidden,
+  target)``: the same for one class per example, shape (B,);
 * ``to_disk(path)`` / ``Head.from_disk(path)``.
 
 With s_c(h) = w_c·h + b_c the class scores:
@@ -86,6 +87,13 @@ class Head(nn.Module):
 
     def log_prob(self, hidden: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def log_prob_of(self, hidden: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """log p(target | h), shape (B,): the normalised log-probability of one class
+        per example (perplexity). Heads that can do better than ``log_prob`` and a
+        gather override it."""
+        self._check(hidden, target)
+        return self.log_prob(hidden).gather(1, target.unsqueeze(1)).squeeze(1)
 
     def _check(self, hidden: torch.Tensor, target: Optional[torch.Tensor] = None) -> None:
         if hidden.dim() != 2 or hidden.shape[1] != self.hidden_size:
@@ -291,6 +299,11 @@ class HierarchicalSoftmax(Head):
     def loss(self, hidden, target):
         self._check(hidden, target)
         return -self._log_prob_of(hidden, target).mean()
+
+    def log_prob_of(self, hidden, target):
+        # Exact and O(depth · H) per example: the tree's whole point.
+        self._check(hidden, target)
+        return self._log_prob_of(hidden, target)
 
     def log_prob(self, hidden):
         self._check(hidden)

@@ -48,6 +48,7 @@ def test_hierarchical_softmax_is_exact(tree):
     assert torch.allclose(log_prob, _brute_force_hs(head, hidden, paths))
     target = torch.tensor([0, 5, 10])
     assert torch.allclose(head.loss(hidden, target), -log_prob[torch.arange(3), target].mean())
+    assert torch.allclose(head.log_prob_of(hidden, target), log_prob[torch.arange(3), target])
 
 
 def test_huffman_tree_gives_frequent_classes_short_paths():
@@ -137,6 +138,8 @@ def test_round_trip_on_disk(kind, tmp_path):
     again = Head.from_disk(tmp_path / "head.pt")
     assert type(again) is type(head) and again.options == head.options
     assert torch.allclose(again.log_prob(hidden), head.log_prob(hidden))
+    target = torch.tensor([3, 29])
+    assert torch.allclose(head.log_prob_of(hidden, target), head.log_prob(hidden)[torch.arange(2), target])
 
 
 def test_bad_input_is_named(tmp_path):
