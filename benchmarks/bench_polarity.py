@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy
 
 from tsunagu.lexicons.build import TURNEY_LITTMAN_SEEDS, read_gold
-from tsunagu.lexicons.network import wordnet_network
+from tsunagu.lexicons.network import DEFAULT_RELATIONS, PAPER_RELATIONS, wordnet_network
 from tsunagu.lexicons.spin import magnetization_curve, select_beta
 from tsunagu.lexicons.wordnet import open_wordnet
 
@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 SEEDS_14 = TURNEY_LITTMAN_SEEDS
 SEEDS_4 = {"good": 1, "superior": 1, "bad": -1, "inferior": -1}
 SEEDS_2 = {"good": 1, "bad": -1}
-BETAS = [0.1, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0, 1.2]
+BETAS = [0.1, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.2]
 
 
 def find_gi() -> Path:
@@ -51,17 +51,12 @@ def accuracy(spins, words, gold, exclude) -> float:
     return float((numpy.sign(spins[idx]) == labels).mean())
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--wordnet", type=Path, default=HERE.parents[1] / "shared" / "data" / "wordnet")
-    ap.add_argument("--gi", type=Path, default=None)
-    ap.add_argument("--folds", type=int, default=10)
-    args = ap.parse_args()
-    gold = read_gold(args.gi or find_gi())
-
+def run_network(wn, network_name: str, gold: dict, folds: int) -> dict:
     start = time.perf_counter()
-    wn = open_wordnet(args.wordnet)
-    net = wordnet_network(wn)
+    if network_name == "paper":
+        net = wordnet_network(wn, relations=PAPER_RELATIONS, sense_weighting=False)
+    else:
+        net = wordnet_network(wn, relations=DEFAULT_RELATIONS)
     weights = net.weights()
     words = net.words
     built = time.perf_counter() - start
@@ -89,33 +84,53 @@ def main() -> None:
     # 10-fold cross-validation: seeds are the covered gold words of the other folds.
     items = sorted(covered.items())
     random.Random(0).shuffle(items)
-    cv_betas = [0.3, 0.5, 0.6, 0.7, 0.8]
+    cv_betas = [0.5, 0.7, 0.8, 0.9, 0.95]
     correct = numpy.zeros(len(cv_betas))
     total = 0
     t = time.perf_counter()
-    for k in range(args.folds):
-        test = dict(items[k::args.folds])
+    for k in range(folds):
+        test = dict(items[k::folds])
         seeds = {words[w]: float(label) for w, label in items if w not in test}
         results = magnetization_curve(weights, seeds, cv_betas, max_iter=400)
         for j, r in enumerate(results):
             correct[j] += accuracy(r.spins, words, test, set()) * len(test)
         total += len(test)
     cv = correct / total
-    print(f"{args.folds}-fold cross-validation ({time.perf_counter() - t:.0f} s): " +
+    print(f"{folds}-fold cross-validation ({time.perf_counter() - t:.0f} s): " +
           "  ".join(f"b={b}:{a:.3f}" for b, a in zip(cv_betas, cv)))
 
+    return curves
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--wordnet", type=Path, default=HERE.parents[1] / "shared" / "data" / "wordnet")
+    ap.add_argument("--gi", type=Path, default=None)
+    ap.add_argument("--folds", type=int, default=10)
+    ap.add_argument("--networks", default="paper,default",
+                    help="comma-separated: paper (Takamura et al.'s GT) and/or default (tsunagu's)")
+    args = ap.parse_args()
+    gold = read_gold(args.gi or find_gi())
+
+    wn = open_wordnet(args.wordnet)
+    all_curves = {}
+    for network_name in args.networks.split(","):
+        print(f"\n== network: {network_name} ==")
+        all_curves[network_name] = run_network(wn, network_name, gold, args.folds)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for name, (accs, mags) in curves.items():
-        ax.plot(BETAS, accs, marker="o", label=f"accuracy, {name}")
-    ax.plot(BETAS, curves["14 seeds"][1], "k--", label="magnetization, 14 seeds")
-    ax.set_xlabel("β")
-    ax.legend(fontsize=7)
-    ax.set_title("Spin model on WordNet 3.0 vs General Inquirer", fontsize=9)
+    fig, axes = plt.subplots(1, len(all_curves), figsize=(6 * len(all_curves), 3.6), squeeze=False)
+    for ax, (network_name, curves) in zip(axes[0], all_curves.items()):
+        for name, (accs, mags) in curves.items():
+            ax.plot(BETAS, accs, marker="o", label=f"accuracy, {name}")
+        mags = numpy.array(curves["14 seeds"][1])
+        ax.plot(BETAS, numpy.clip(mags * 100, -1, 1), "k--", label="magnetization ×100, 14 seeds")
+        ax.set_xlabel("β")
+        ax.legend(fontsize=7)
+        ax.set_title(f"{network_name} network: WordNet 3.0 vs General Inquirer", fontsize=9)
     fig.tight_layout()
     out = HERE / "out"
     out.mkdir(exist_ok=True)

@@ -16,7 +16,7 @@ from .spin import SpinResult, magnetization_curve, mean_field, select_beta
 
 TURNEY_LITTMAN_SEEDS = {w: 1 for w in "good nice excellent positive fortunate correct superior".split()}
 TURNEY_LITTMAN_SEEDS.update({w: -1 for w in "bad nasty poor negative unfortunate wrong inferior".split()})
-DEFAULT_BETAS = (0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 1.0)
+DEFAULT_BETAS = (0.1, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05)
 BETA_SELECTION = ("magnetization", "loo")
 
 

@@ -36,10 +36,15 @@ def read_omw_tab(path: Union[str, Path]) -> Iterator[tuple[str, str]]:
                 yield parts[0], parts[2].strip()
 
 
-def add_omw_links(network: Network, wn, tab_files: Iterable[Union[str, Path]]) -> int:
+def add_omw_links(network: Network, wn, tab_files: Iterable[Union[str, Path]], *,
+                  sense_weighting: bool = True) -> int:
     """Link each lemma of the tab files to the English lemmas of its synset and to
-    the other lemmas of that synset (synonym links, +1). Returns the number of
-    lemma rows whose synset was found."""
+    the other lemmas of that synset (synonym links, +1; with ``sense_weighting`` a
+    link to an English lemma weighs p(synset | English lemma), as in
+    ``wordnet_network``). Returns the number of lemma rows whose synset was found."""
+    from .network import sense_probabilities
+
+    sense_p = sense_probabilities(wn) if sense_weighting else {}
     by_synset: dict[str, list[str]] = {}
     found = 0
     for path in tab_files:
@@ -62,7 +67,7 @@ def add_omw_links(network: Network, wn, tab_files: Iterable[Union[str, Path]]) -
             found += 1
             network.node(lemma, wn_pos)
             for word in english:
-                network.link(lemma, word, +1)
+                network.link(lemma, word, sense_p.get((word, synset.name()), 1.0))
         for a in lemmas:
             for b in lemmas:
                 if a < b:

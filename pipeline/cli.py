@@ -217,7 +217,17 @@ def _add_lexicon_commands(sub) -> None:
     build.add_argument("--beta", type=float, default=None, help="fixed beta (default: selected)")
     build.add_argument("--select", choices=("magnetization", "loo"), default="magnetization",
                        help="beta selection: just before magnetization, or leave-one-out on the seeds")
-    build.add_argument("--no-hypernyms", action="store_true")
+    build.add_argument("--network", choices=("default", "paper"), default="default",
+                       help="WordNet relations: 'paper' = glosses, synonyms, antonyms, hypernyms with "
+                       "equal weights and no sense weighting (Takamura et al.'s GT network); "
+                       "'default' adds similar-to, also-see and derived forms, weighs glosses 0.05 "
+                       "and links by sense frequency")
+    build.add_argument("--relation", action="append", default=[], metavar="NAME=WEIGHT",
+                       help="override one relation's weight (glosses, synonyms, antonyms, hypernyms, "
+                       "similar, also, derived); repeatable")
+    build.add_argument("--no-sense-weighting", action="store_true",
+                       help="weigh every synset of a word alike")
+    build.add_argument("--no-hypernyms", action="store_true", help="same as --relation hypernyms=0")
     build.add_argument("--examples", action="store_true", help="also link words of gloss examples")
     build.add_argument("--omw", type=Path, action="append", default=[],
                        help="OMW tab file linking another language's lemmas to WordNet synsets "
@@ -238,6 +248,8 @@ def _add_lexicon_commands(sub) -> None:
     build.add_argument("--neighbours", type=int, default=10, help="neighbours per word (--vectors)")
     build.add_argument("--min-similarity", type=float, default=0.6,
                        help="cosine threshold for a neighbour link (--vectors)")
+    build.add_argument("--vectors-weight", type=float, default=0.1,
+                       help="weight of a neighbour link (--vectors; a WordNet synonym link weighs up to 1)")
     build.add_argument("--out", type=Path, required=True, help="lexicon TSV to write")
     build.add_argument("--gold", type=Path, default=None, help="evaluate against this gold at the end")
     build.set_defaults(run=_run_lexicon_build)
@@ -254,18 +266,29 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
 
     from tsunagu.lexicons.build import build_lexicon, plot_beta_curve, read_seeds
     from tsunagu.lexicons.lexicon import write_lexicon
-    from tsunagu.lexicons.network import wordnet_network
+    from tsunagu.lexicons.network import DEFAULT_RELATIONS, PAPER_RELATIONS, RELATIONS, wordnet_network
     from tsunagu.lexicons.wordnet import open_wordnet
 
     seeds = read_seeds(args.seeds)
     start = time.perf_counter()
     wn = open_wordnet(args.wordnet)
-    network = wordnet_network(wn, hypernyms=not args.no_hypernyms, examples=args.examples)
+    relations = dict(PAPER_RELATIONS if args.network == "paper" else DEFAULT_RELATIONS)
+    for item in args.relation + (["hypernyms=0"] if args.no_hypernyms else []):
+        name, _, value = item.partition("=")
+        if name not in RELATIONS:
+            raise ConfigError(f"--relation: unknown relation {name!r}; choose from {', '.join(RELATIONS)}.")
+        try:
+            relations[name] = float(value)
+        except ValueError:
+            raise ConfigError(f"--relation takes NAME=WEIGHT with a number, not {item!r}.") from None
+    sense_weighting = args.network != "paper" and not args.no_sense_weighting
+    network = wordnet_network(wn, relations=relations, sense_weighting=sense_weighting,
+                              examples=args.examples)
     only = None
     if args.omw:
         from tsunagu.lexicons.omw import add_omw_links, read_omw_tab
 
-        rows = add_omw_links(network, wn, args.omw)
+        rows = add_omw_links(network, wn, args.omw, sense_weighting=sense_weighting)
         print(f"OMW: {rows:,} lemma rows linked from {', '.join(p.name for p in args.omw)}")
         if args.only_omw:
             only = {lemma for p in args.omw for _, lemma in read_omw_tab(p)}
@@ -276,7 +299,7 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
         from tsunagu.lexicons.network import embedding_network
 
         neighbours = embedding_network(load_keyed_vectors(args.vectors), k=args.neighbours,
-                                       min_similarity=args.min_similarity)
+                                       min_similarity=args.min_similarity, weight=args.vectors_weight)
         network = network + neighbours
         print(f"vectors: {len(neighbours.links):,} neighbour links from {args.vectors}")
     if args.corpus:
@@ -297,11 +320,12 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
     print(f"network: {len(network.words):,} words, {len(network.links):,} links "
           f"({time.perf_counter() - start:.1f} s)")
     result = build_lexicon(network, seeds, beta=args.beta, select=args.select,
-                           source=f"WordNet {wn.get_version()} glosses, synonyms, antonyms"
-                           + ("" if args.no_hypernyms else ", hypernyms")
+                           source=f"WordNet {wn.get_version()} "
+                           + ", ".join(f"{r} {w:g}" for r, w in relations.items() if w)
+                           + (" (links weighted by sense frequency)" if sense_weighting else "")
                            + "".join(f"; OMW {p.name}" for p in args.omw)
                            + (f"; neighbours in {args.vectors.name} (k={args.neighbours}, "
-                              f"cos>={args.min_similarity})" if args.vectors else "")
+                              f"cos>={args.min_similarity}, weight {args.vectors_weight:g})" if args.vectors else "")
                            + (f"; connectives in {args.corpus.name}" if args.corpus else ""), only=only)
     result.lexicon.header.append("command: tsunagu " + " ".join(shlex.quote(a) for a in args.argv))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -125,8 +125,12 @@ def test_omw_lemmas_join_the_network(tmp_path):
     net = Network()
     assert add_omw_links(net, wn, [tab]) == 3  # the unknown offset is skipped
     i = net.words
-    assert net.links[tuple(sorted((i["良い"], i["good"])))] == 1
+    # weighted by p(good.a.01 | good): most of "good"'s SemCor occurrences, not all
+    assert 0.3 < net.links[tuple(sorted((i["良い"], i["good"])))] < 1
     assert net.links[tuple(sorted((i["良い"], i["よい"])))] == 1
+    plain = Network()
+    add_omw_links(plain, wn, [tab], sense_weighting=False)
+    assert plain.links[tuple(sorted((plain.words["良い"], plain.words["good"])))] == 1
     result = build_lexicon(net, {"good": 1, "bad": -1}, beta=1.0, only={"良い", "よい", "悪い"})
     assert set(w for w, _ in result.lexicon.entries) <= {"良い", "よい", "悪い"}
     assert result.lexicon.score("良い", "ADJ") > 0

@@ -62,20 +62,23 @@ def test_weights_are_signed_and_degree_normalised():
     net.link("good", "nice", +1)
     net.link("good", "bad", -1)
     net.link("bad", "nasty", +1)
-    net.link("good", "nice", +1)  # a second relation: still one link, sign +
-    net.link("bad", "nasty", -1)  # relations that disagree: the sign of their sum (+1-1-1)
-    net.link("bad", "nasty", -1)
     w = net.weights().toarray()
     i = net.words
     assert numpy.allclose(w, w.T)
-    # degrees: good 2 links (nice, bad), nice 1, bad 2, nasty 1
+    # unit links: the paper's ±1/sqrt(d(i) d(j)); degrees good 2, nice 1, bad 2, nasty 1
     assert w[i["good"], i["nice"]] == pytest.approx(1 / numpy.sqrt(2 * 1))
     assert w[i["good"], i["bad"]] == pytest.approx(-1 / numpy.sqrt(2 * 2))
-    assert w[i["bad"], i["nasty"]] == pytest.approx(-1 / numpy.sqrt(2 * 1))
-    # one link per pair: the positive part of W has spectral radius 1 (phase transition near β = 1)
+    # the positive part of W has spectral radius 1 (phase transition near β = 1)
     assert numpy.abs(numpy.linalg.eigvalsh(numpy.abs(w))).max() == pytest.approx(1.0)
     both = net + Network()
     assert both.index_to_word == net.index_to_word and numpy.allclose(both.weights().toarray(), w)
+    # weighted links add up; the degree is the sum of absolute weights
+    net.link("bad", "nasty", -0.25)
+    net.link("good", "nice", 0.5)
+    w = net.weights().toarray()
+    assert w[i["bad"], i["nasty"]] == pytest.approx(0.75 / numpy.sqrt(1.75 * 0.75))
+    assert w[i["good"], i["nice"]] == pytest.approx(1.5 / numpy.sqrt(2.5 * 1.5))
+    assert numpy.abs(numpy.linalg.eigvalsh(numpy.abs(w))).max() == pytest.approx(1.0)
 
 
 def _chain():
@@ -123,6 +126,8 @@ def test_wordnet_network_orients_clear_words(wordnet):
     assert len(net.words) > 140_000
     i = net.words
     assert net.links[tuple(sorted((i["good"], i["bad"])))] < 0  # antonyms
+    # "similar to" joins a satellite to its head adjective (not a relation of the paper)
+    assert net.links[tuple(sorted((i["glorious"], i["beautiful"])))] > 0
     seeds = {"good": 1, "nice": 1, "excellent": 1, "positive": 1, "fortunate": 1, "correct": 1,
              "superior": 1, "bad": -1, "nasty": -1, "poor": -1, "negative": -1,
              "unfortunate": -1, "wrong": -1, "inferior": -1}
@@ -132,3 +137,14 @@ def test_wordnet_network_orients_clear_words(wordnet):
     negative = "terrible sad ugly dishonest cruel unpleasant stupid awful hostile boring".split()
     right = sum(x[i[w]] > 0 for w in positive) + sum(x[i[w]] < 0 for w in negative)
     assert right >= 16, right  # 80%; 18 of 20 when written (misses: generous, boring)
+
+
+@pytest.mark.slow
+def test_sense_weighting_prefers_frequent_senses(wordnet):
+    from tsunagu.lexicons.network import sense_probabilities
+
+    p = sense_probabilities(wordnet)
+    good = {name: v for (w, name), v in p.items() if w == "good"}
+    assert sum(good.values()) == pytest.approx(1.0)
+    # SemCor counts: the adjective "good" far more often than "goods, commodity"
+    assert good["good.a.01"] > 5 * good["commodity.n.01"]

