@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from collections import Counter
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .errors import ConfigError, TsunaguError
+from .keyvalues import parse_key_values
 from .lm_cli import add_lm_commands
 
 
@@ -385,16 +385,7 @@ def _load_nlp(args: argparse.Namespace):
 
 
 def _parse_overrides(items: list[str]) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set takes KEY=VALUE, e.g. nlp.batch_size=128; got {item!r}.")
-        try:
-            overrides[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key] = raw
-    return overrides
+    return parse_key_values(items, "--set", "nlp.batch_size=128")
 
 
 def _run_apply(args: argparse.Namespace) -> int:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 from pathlib import Path
 
 from .errors import ConfigError
+from .keyvalues import parse_key_values
 
 
 def add_lm_commands(sub) -> None:
@@ -78,25 +78,12 @@ def tokenized_records(corpus: Path, fmt, fields, key: str, split_mode: str, prog
         yield record.id, keys_of_text(record.text, key, split_mode)
 
 
-def _parse_options(items: list[str]) -> dict:
-    options = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise ConfigError(f"--head-option takes KEY=VALUE, not {item!r}.")
-        try:
-            options[name] = json.loads(value)
-        except json.JSONDecodeError:
-            options[name] = value
-    return options
-
-
 def _run_train(args: argparse.Namespace) -> int:
     from .language_model import LMSettings, train_language_model
 
     if not 0 < args.valid_percent < 100:
         raise ConfigError("--valid-percent must be between 1 and 99.")
-    settings = LMSettings(head=args.head, head_options=_parse_options(args.head_option),
+    settings = LMSettings(head=args.head, head_options=parse_key_values(args.head_option, "--head-option", "n_samples=20"),
                           embed_size=args.embed_size, hidden_size=args.hidden_size, layers=args.layers,
                           dropout=args.dropout, max_vocab=args.max_vocab, min_count=args.min_count,
                           bptt=args.bptt, batch_size=args.batch_size, lr=args.lr, epochs=args.epochs,
