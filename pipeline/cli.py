@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_embed_commands(sub)
     _add_lexicon_commands(sub)
     add_lm_commands(sub)
+    from .active.cli import add_active_learning_commands
+    add_active_learning_commands(sub)
 
     info = sub.add_parser("info", help="show the pipeline: components, vectors, config")
     info.add_argument("--config-text", action="store_true", help="print the full config")

@@ -1,0 +1,257 @@
+"""``tsunagu annotate`` and ``tsunagu al ...``: the active-learning commands."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from .errors import ActiveLearningError
+
+DEFAULT_DB = Path("tsunagu-labels.db")
+INPUT_FORMATS = ("text", "jsonl", "dir", "livedoor", "docbin")
+
+
+def add_active_learning_commands(sub) -> None:
+    """Add ``annotate`` and ``al`` to the ``tsunagu`` sub-command parser ``sub``."""
+    from .strategies import STRATEGIES
+
+    names = ", ".join(STRATEGIES)
+    ann = sub.add_parser(
+        "annotate", help="label a corpus in the terminal, most informative examples first",
+        description="An annotation session: shows one example at a time with the current model's "
+        "prediction; keys 1-9 label, s skips, u undoes, q quits. Every answer is saved at once in "
+        "the label database; run the same command again to resume. The classifier is retrained "
+        "every --retrain-every labels in the background and ranks the pool with --strategy.")
+    ann.add_argument("session", help="session name (several sessions can share one database)")
+    ann.add_argument("--source", type=Path, required=True,
+                     help="the corpus to label: .txt, .jsonl, .spacy, a folder, the Livedoor corpus")
+    ann.add_argument("--labels", default=None,
+                     help="comma-separated labels, at most 9 (needed when the session is new)")
+    ann.add_argument("--strategy", default="margin", help=f"query strategy: {names} "
+                     "(options after a colon, e.g. hybrid:shortlist=3)")
+    ann.add_argument("--model", type=Path, default=None,
+                     help="a saved spaCy pipeline whose classifier (textcat, the LSTM) is retrained "
+                     "(default: spaCy's TextCatBOW, retrained in about a second)")
+    ann.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"label database (default {DEFAULT_DB})")
+    ann.add_argument("--annotator", default=None, help="annotator id stored with each label "
+                     "(default: the login name)")
+    ann.add_argument("--retrain-every", type=int, default=10,
+                     help="retrain after this many new labels (0: never)")
+    ann.add_argument("--batch", type=int, default=50, help="examples ranked per retraining")
+    ann.add_argument("--max-chars", type=int, default=400, help="show at most this much of a text")
+    ann.add_argument("--seed", type=int, default=0)
+    _add_source_options(ann)
+    ann.set_defaults(run=_run_annotate)
+
+    al = sub.add_parser("al", help="active learning: simulate, export, import, sessions")
+    asub = al.add_subparsers(title="al commands", metavar="COMMAND")
+
+    sim = asub.add_parser(
+        "simulate", help="replay active learning with gold labels as the oracle",
+        description="Splits GOLD (by id, stratified, --split), labels --seed-size random pool "
+        "examples, then repeatedly retrains, evaluates on the test part and queries --batch more "
+        "with each strategy, up to --budget labels, for each seed. Writes curves.csv, "
+        "learning_curve.csv/.png (mean ± std over seeds), summary.json (area under the curve, "
+        "labels to reach --target of the all-labels accuracy). Resumable.")
+    sim.add_argument("--gold", type=Path, required=True, help="a labelled corpus")
+    sim.add_argument("--strategy", default="random,margin",
+                     help=f"comma-separated strategies ({names}); use ';' between them when options "
+                     "contain commas")
+    sim.add_argument("--seed-size", type=int, default=50)
+    sim.add_argument("--batch", type=int, default=50)
+    sim.add_argument("--budget", type=int, default=1000)
+    sim.add_argument("--seeds", default="0,1,2", help="comma-separated random seeds")
+    sim.add_argument("--split", default="0.8,0.1,0.1", help="train,dev,test fractions; pool = train")
+    sim.add_argument("--split-seed", type=int, default=0)
+    sim.add_argument("--test", type=Path, default=None, help="a separate test corpus (then GOLD is the pool)")
+    sim.add_argument("--target", type=float, default=0.95,
+                     help="report labels needed to reach this fraction of the all-labels accuracy")
+    sim.add_argument("--no-reference", action="store_true", help="skip training on the whole pool")
+    sim.add_argument("--stop-at-target", action="store_true",
+                     help="end each run once it reaches the target accuracy")
+    sim.add_argument("--model", type=Path, default=None, help="a saved spaCy pipeline to retrain")
+    sim.add_argument("--epochs", type=int, default=None, help="training epochs per round")
+    sim.add_argument("-o", "--output", type=Path, required=True, help="output directory")
+    sim.add_argument("--overwrite", action="store_true", help="discard finished runs in the directory")
+    _add_source_options(sim)
+    sim.set_defaults(run=_run_simulate)
+
+    exp = asub.add_parser("export", help="a session's current labels as JSONL or a spaCy DocBin")
+    exp.add_argument("session")
+    exp.add_argument("output", type=Path, help="output file (.jsonl or .spacy)")
+    exp.add_argument("--db", type=Path, default=DEFAULT_DB)
+    exp.add_argument("--format", choices=("jsonl", "spacy"), default=None,
+                     help="default: from the output's suffix")
+    exp.set_defaults(run=_run_export)
+
+    imp = asub.add_parser("import", help="existing labels (JSONL, DocBin...) into a session")
+    imp.add_argument("session")
+    imp.add_argument("input", type=Path, help="a labelled corpus")
+    imp.add_argument("--db", type=Path, default=DEFAULT_DB)
+    imp.add_argument("--labels", default=None, help="comma-separated labels (new session)")
+    imp.add_argument("--annotator", default="import")
+    imp.add_argument("--overwrite", action="store_true", help="replace labels already in the session")
+    _add_source_options(imp)
+    imp.set_defaults(run=_run_import)
+
+    ses = asub.add_parser("sessions", help="the sessions in a label database, with counts")
+    ses.add_argument("--db", type=Path, default=DEFAULT_DB)
+    ses.set_defaults(run=_run_sessions)
+
+
+def _add_source_options(p) -> None:
+    p.add_argument("--input-format", choices=INPUT_FORMATS, default=None,
+                   help="corpus format (default: guessed)")
+    p.add_argument("--fields", choices=("title", "body", "title+body"), default=None,
+                   help="Livedoor: which part of each article")
+    p.add_argument("--label-field", default=None, help="JSONL: dotted path of the labels")
+
+
+def _read(path: Path, args) -> list:
+    from ..corpora import read_corpus
+
+    options = {}
+    if args.fields:
+        options["fields"] = args.fields
+    if args.label_field:
+        options["label_field"] = args.label_field
+    return [r for r in read_corpus(path, args.input_format, on_error="reject", **options)
+            if hasattr(r, "labels")]
+
+
+def _labels_arg(value):
+    return [l.strip() for l in value.split(",") if l.strip()] if value else None
+
+
+def _run_annotate(args: argparse.Namespace) -> int:
+    from .models import make_model
+    from .session import AnnotationSession
+    from .store import LabelStore
+    from .strategies import make_strategy
+
+    records = [r for r in _read(args.source, args) if isinstance(r.text, str) and r.text.strip()]
+    if not records:
+        raise ActiveLearningError(f"{args.source} has no texts to label")
+    strategy = make_strategy(args.strategy, seed=args.seed)
+    with LabelStore(args.db) as store:
+        session = store.open_session(
+            args.session, _labels_arg(args.labels), source=str(args.source),
+            settings={"strategy": args.strategy, "model": str(args.model) if args.model else None,
+                      "retrain_every": args.retrain_every})
+        print(f"session {session.name}: labels {', '.join(session.labels)}; {len(records)} examples in "
+              f"{args.source}; tokenizing…", flush=True)
+        probe = make_model(session.labels, args.model, seed=args.seed)
+        probe.cache.docs([r.text for r in records])
+        factory = lambda: probe.clone(seed=args.seed)  # noqa: E731
+        annotator = args.annotator or _login()
+        AnnotationSession(store, session, [r.id for r in records], [r.text for r in records],
+                          model_factory=factory, strategy=strategy, annotator=annotator,
+                          retrain_every=args.retrain_every, batch=args.batch,
+                          max_chars=args.max_chars, seed=args.seed).run()
+    return 0
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from .simulate import (SimulationSettings, labelled_records, run_simulations, split_records,
+                           stderr_log)
+
+    records = labelled_records(_read(args.gold, args))
+    if args.test is not None:
+        pool, test = records, labelled_records(_read(args.test, args))
+    else:
+        try:
+            fractions = [float(x) for x in args.split.split(",")]
+        except ValueError:
+            raise ActiveLearningError(f"--split must be three numbers, not {args.split!r}") from None
+        parts = split_records(records, fractions, seed=args.split_seed)
+        pool, test = parts["train"], parts["test"]
+    if not test:
+        raise ActiveLearningError("the test part is empty; give --test or a --split with a test fraction")
+    labels = sorted({r.label for r in records} | {r.label for r in test})
+    sep = ";" if ";" in args.strategy else ","
+    strategies = [s.strip() for s in args.strategy.split(sep) if s.strip()]
+    model = {"epochs": args.epochs} if args.epochs else {}
+    settings = SimulationSettings(
+        seed_size=args.seed_size, batch=args.batch, budget=min(args.budget, len(pool)),
+        seeds=[int(s) for s in args.seeds.split(",")], target_fraction=args.target,
+        reference=not args.no_reference, stop_at_target=args.stop_at_target, model=model,
+        model_dir=str(args.model) if args.model else None)
+    print(f"pool {len(pool)}, test {len(test)}, {len(labels)} labels; strategies "
+          f"{', '.join(strategies)}; seeds {settings.seeds}", flush=True)
+    summary = run_simulations([r.text for r in pool], [r.label for r in pool], [r.text for r in test],
+                              [r.label for r in test], labels, strategies, settings, args.output,
+                              overwrite=args.overwrite, log=stderr_log)
+    if summary["reference_accuracy"] is not None:
+        print(f"all {len(pool)} pool labels: accuracy {summary['reference_accuracy']:.3f}; target "
+              f"{summary['target_accuracy']:.3f} ({args.target:.0%})")
+    for spec, e in summary["strategies"].items():
+        reach = e.get("labels_to_target_mean")
+        extra = ""
+        if "labels_to_target" in e:
+            extra = f"; labels to target {reach:.0f}" if reach else f"; target not reached by all seeds " \
+                    f"({e['labels_to_target']})"
+            if e.get("fraction_of_random"):
+                extra += f" ({e['fraction_of_random']:.0%} of random)"
+        print(f"{spec}: AUC {e['auc_mean']:.3f} ± {e['auc_std']:.3f}, final accuracy "
+              f"{e['mean'][-1]:.3f}{extra}")
+    print(f"wrote {args.output}/learning_curve.png, learning_curve.csv, curves.csv, summary.json")
+    return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from .store import LabelStore
+
+    fmt = args.format or ("spacy" if args.output.suffix == ".spacy" else "jsonl")
+    with LabelStore(_existing_db(args.db)) as store:
+        session = store.session(args.session)
+        n = (store.export_docbin if fmt == "spacy" else store.export_jsonl)(session, args.output)
+    print(f"wrote {n} labelled examples of session {args.session} to {args.output}")
+    return 0
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from .store import LabelStore
+
+    records = _read(args.input, args)
+    with LabelStore(args.db) as store:
+        labels = _labels_arg(args.labels)
+        if labels is None and args.session not in {s.name for s in store.sessions()}:
+            labels = sorted({l for r in records for l in r.labels})
+        session = store.open_session(args.session, labels)
+        imported, skipped = store.import_records(session, records, args.annotator, args.overwrite)
+    print(f"imported {imported} labels into session {args.session} ({skipped} unlabelled or "
+          "already labelled)")
+    return 0
+
+
+def _run_sessions(args: argparse.Namespace) -> int:
+    from .store import LabelStore
+
+    with LabelStore(_existing_db(args.db)) as store:
+        for s in store.sessions():
+            c = store.counts(s)
+            per = ", ".join(f"{l} {c[l]}" for l in s.labels)
+            print(f"{s.name}: {c['labelled']} labelled ({per}), {c['skipped']} skipped; "
+                  f"source {s.source}")
+    return 0
+
+
+def _existing_db(path: Path) -> Path:
+    if not path.exists():
+        raise ActiveLearningError(f"no label database at {path}")
+    return path
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "anonymous"
+
+
+def main_annotate(argv=None) -> int:  # pragma: no cover - convenience for python -m
+    from ..cli import main
+
+    return main(["annotate", *(argv if argv is not None else sys.argv[1:])])
