@@ -48,3 +48,26 @@ def create_vectors_from_package(source: str):
         return nlp
 
     return install_vectors
+
+
+@spacy.registry.callbacks("tsunagu.vectors_from_embeddings.v1")
+def create_vectors_from_embeddings(path: str):
+    """Install vectors trained by ``tsunagu embed train`` as the pipeline's own
+    ``nlp.vocab.vectors`` (for ``[initialize.before_init]`` in a training config, in
+    place of ``[initialize] vectors``). They are keyed by the form named in their
+    ``meta.json`` (lemma by default): set the classifier's ``attr`` to match
+    ("LEMMA", "NORM" or "ORTH")."""
+
+    def install_vectors(nlp):
+        from spacy.vectors import Vectors
+
+        from .embeddings import load_spacy_vocab
+
+        source = load_spacy_vocab(path).vectors
+        keys = [int(k) for k in source.keys()]
+        rows = [source.key2row[k] for k in keys]
+        nlp.vocab.vectors = Vectors(strings=nlp.vocab.strings, data=source.data[rows],
+                                    keys=keys, name=source.name)
+        return nlp
+
+    return install_vectors

@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from .active.cli import add_active_learning_commands
+from .corpus_cli import add_corpus_commands
 from .errors import ConfigError, TsunaguError
 from .keyvalues import parse_key_values
 from .lm_cli import add_lm_commands
@@ -77,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_embed_commands(sub)
     _add_lexicon_commands(sub)
+    add_corpus_commands(sub)
     add_lm_commands(sub)
-    from .active.cli import add_active_learning_commands
     add_active_learning_commands(sub)
 
     info = sub.add_parser("info", help="show the pipeline: components, vectors, config")

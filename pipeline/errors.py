@@ -26,5 +26,10 @@ class CorpusError(TsunaguError, ValueError):
     """A corpus cannot be read: missing path, unknown format, or a bad record in strict mode."""
 
 
+class LabelError(TsunaguError, ValueError):
+    """Labelled data does not fit a classifier: a label it was not trained on, or
+    not exactly one positive label per document where classes are exclusive."""
+
+
 class BatchStateError(TsunaguError, RuntimeError):
     """A batch run cannot resume: its partial state belongs to another command."""

@@ -75,6 +75,9 @@ EXTENSIONS: tuple[Extension, ...] = (
               "model, in bits (tsunagu_language_model)."),
     Extension(Doc, "perplexity", "Perplexity of the document's tokens under the LSTM language "
               "model (tsunagu_language_model)."),
+    Extension(Doc, "attention", "Attention weight of each token (list of floats) in the BiLSTM "
+              "classifier's decision (tsunagu_textcat_lstm with pooling = attention); 0 for "
+              "tokens past its max_length."),
 )
 
 

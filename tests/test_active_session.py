@@ -7,7 +7,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 
 from tsunagu.active.session import AnnotationSession
 from tsunagu.active.store import LabelStore

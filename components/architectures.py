@@ -1,0 +1,289 @@
+"""``tsunagu.TextCatBiLSTM.v1``: a BiLSTM document classifier as a thinc model.
+
+    docs --(vector rows)--> PyTorchWrapper(BiLSTMClassifier) --> probabilities (B, C)
+
+The thinc side turns each ``Doc`` into the rows of its tokens in the pipeline's
+vectors table (``doc.vocab.vectors.find``: a hash lookup, no embedding is computed
+outside the network), sorts the batch by length and pads it; the PyTorch side
+embeds the rows with a copy of the table taken at initialization (frozen or
+fine-tuned), runs a BiLSTM over packed sequences (no work on padding), pools
+(max, mean or additive attention) and scores the labels. The output is
+probabilities: softmax over the labels when classes are exclusive, a sigmoid per
+label otherwise; with ``ensemble_size = N`` the mean of N members' probabilities.
+
+Gradient convention: like thinc's ``Softmax`` and ``Logistic`` layers (and so
+spaCy's ``textcat``), the backward pass takes ``dY = P - Y``, the gradient of the
+cross-entropy with respect to the pre-activation scores. Ensemble members are
+trained independently on their own cross-entropy: member i receives
+``P_i - Y = dY + (P_i - P)`` on the entries where ``dY`` is non-zero (entries
+masked as missing keep a zero gradient).
+
+A document without tokens is read as a single padding token (a zero vector), so it
+gets the network's prediction for "no evidence" instead of an error from torch.
+
+The model is usable in spaCy's own ``textcat`` / ``textcat_multilabel`` too; the
+``tsunagu_textcat_lstm`` component adds ``doc._.attention``, int8 inference and
+clear errors. This module is named by a ``spacy_architectures`` entry point, so it
+imports torch only inside functions.
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from dataclasses import dataclass
+from typing import Any, List, Optional
+
+import numpy
+from spacy import registry
+from spacy.attrs import IDS as ATTR_IDS
+from spacy.tokens import Doc
+from thinc.api import Model
+
+from tsunagu.errors import ConfigError
+
+ARCHITECTURE = "tsunagu.TextCatBiLSTM.v1"
+POOLINGS = ("max", "mean", "attention")
+KEY_ATTRS = ("ORTH", "NORM", "LOWER", "LEMMA")
+
+
+@registry.architectures(ARCHITECTURE)
+def build_bilstm_textcat(
+    exclusive_classes: Optional[bool] = None,
+    hidden_width: int = 128,
+    depth: int = 1,
+    dropout: float = 0.2,
+    pooling: str = "attention",
+    freeze_embeddings: bool = False,
+    attr: str = "NORM",
+    max_length: int = 0,
+    ensemble_size: int = 1,
+    seed: int = 0,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Any]:
+    """Build the classifier.
+
+    exclusive_classes: one label per document (softmax) or any number (sigmoids);
+        null: the ``tsunagu_textcat_lstm`` component sets it from its own setting.
+    hidden_width: LSTM units per direction (the pooled vector is twice as wide).
+    depth: stacked BiLSTM layers (dropout between layers when depth > 1).
+    dropout: on the embeddings, between LSTM layers and on the pooled vector.
+    pooling: "max", "mean" or "attention" (additive attention; its weights become
+        ``doc._.attention``).
+    freeze_embeddings: keep the pipeline's vectors fixed (one shared table), or
+        fine-tune them (one table per ensemble member, saved with the model).
+    attr: token attribute looked up in the vectors table: "NORM" for ja_ginza's
+        vectors, "LEMMA" for vectors from ``tsunagu embed train --key lemma``.
+    max_length: read at most this many tokens of a document (0: all).
+    ensemble_size: members trained from different seeds; probabilities averaged.
+    seed: seed of the first member's initial weights (member i: seed + 1000 i).
+    nO: number of labels; set by the component from its labels when null.
+    """
+    if pooling not in POOLINGS:
+        raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
+    if attr.upper() not in KEY_ATTRS:
+        raise ConfigError(f"attr must be one of {', '.join(KEY_ATTRS)}, not {attr!r}.")
+    for name, value, low in (("hidden_width", hidden_width, 1), ("depth", depth, 1),
+                             ("ensemble_size", ensemble_size, 1), ("max_length", max_length, 0)):
+        if not isinstance(value, int) or value < low:
+            raise ConfigError(f"{name} must be an integer >= {low}, not {value!r}.")
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1), not {dropout!r}.")
+
+    from thinc.api import PyTorchWrapper_v3
+
+    from .bilstm import BiLSTMClassifier, deserialize, serialize
+
+    module = BiLSTMClassifier(hidden_width=hidden_width, depth=depth, dropout=dropout,
+                              pooling=pooling, ensemble_size=ensemble_size,
+                              freeze_embeddings=freeze_embeddings, seed=seed)
+    network = PyTorchWrapper_v3(module, convert_inputs=_convert_inputs,
+                                convert_outputs=_convert_outputs,
+                                serialize_model=serialize, deserialize_model=deserialize)
+    network.attrs["exclusive_classes"] = exclusive_classes
+    return Model(
+        "tsunagu_textcat_bilstm",
+        # max_length is bound here, not kept in attrs: attrs are saved with the
+        # weights and would override a max_length given in the config at load time.
+        functools.partial(_forward, max_length=max_length),
+        init=_init,
+        layers=[network],
+        dims={"nO": nO},
+        attrs={
+            "exclusive_classes": exclusive_classes,
+            "pooling": pooling,
+            "attr": attr.upper(),
+            "ensemble_size": ensemble_size,
+            # Which vectors the network was initialised from; checked on every
+            # batch, because the rows it learned mean nothing in another table.
+            "vectors": None,
+        },
+    )
+
+
+def torch_module(model: Model):
+    """The ``BiLSTMClassifier`` inside a model built by this architecture, or None."""
+    for node in model.walk():
+        if node.name == "tsunagu_textcat_bilstm":
+            return node.layers[0].shims[0]._model
+    return None
+
+
+def last_attention(model: Model) -> Optional[List[numpy.ndarray]]:
+    """Per-document attention weights (one float per token read; ``max_length``
+    bounds them) of the latest prediction, in the order of its input; None unless
+    pooling is "attention"."""
+    module = torch_module(model)
+    return None if module is None else getattr(module, "doc_attention", None)
+
+
+def vectors_fingerprint(vectors) -> dict:
+    """Name, shape, number of keys and a checksum of 64 sampled rows of a vectors table."""
+    rows, width = (int(n) for n in vectors.shape)
+    sample = b""
+    if rows and width:
+        index = numpy.linspace(0, rows - 1, num=min(rows, 64)).astype("int64")
+        sample = numpy.ascontiguousarray(numpy.asarray(vectors.data[index], dtype="float32")).tobytes()
+    return {"name": vectors.name or "", "shape": [rows, width], "keys": len(vectors.key2row),
+            "checksum": zlib.crc32(sample)}
+
+
+def describe_vectors(fingerprint: dict) -> str:
+    rows, width = fingerprint["shape"]
+    return f"'{fingerprint['name'] or 'unnamed'}' ({rows} x {width}, {fingerprint['keys']} keys)"
+
+
+def check_vectors(model: Model, vectors, where: str = "") -> None:
+    """Raise ``ConfigError`` if ``vectors`` is not the table the model was initialised from."""
+    expected = model.attrs.get("vectors")
+    if expected is None:
+        return
+    found = vectors_fingerprint(vectors)
+    # Names are not compared: the same table loaded another way may be unnamed.
+    if any(found[k] != expected[k] for k in ("shape", "keys", "checksum")):
+        raise ConfigError(
+            f"{where}The BiLSTM classifier was trained with the vectors {describe_vectors(expected)}, "
+            f"but this pipeline's vectors are {describe_vectors(found)}. Its embedding rows only "
+            "make sense with the table it was trained on: load the pipeline with its own vocab "
+            "(spacy.load of the trained directory), or retrain the classifier with these vectors."
+        )
+
+
+def _init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
+    if not X:
+        raise ConfigError("The BiLSTM classifier initializes from sample documents (their vocab "
+                          "holds the vectors); none were given.")
+    vectors = X[0].vocab.vectors
+    if vectors.mode == "floret":
+        raise ConfigError("The BiLSTM classifier needs a table of word vectors; floret vectors "
+                          "are not supported.")
+    if vectors.shape[0] == 0 or vectors.shape[1] == 0:
+        raise ConfigError(
+            "The pipeline has no word vectors for the BiLSTM classifier's embedding layer. Add them "
+            "before training: in a training config, [initialize] vectors = \"ja_ginza\" (or a "
+            "pipeline directory), or [initialize.before_init] @callbacks = "
+            "\"tsunagu.vectors_from_embeddings.v1\" with vectors from `tsunagu embed train`."
+        )
+    if model.attrs["exclusive_classes"] is None:
+        raise ConfigError("Set exclusive_classes (true or false) in the BiLSTM classifier's "
+                          "model config.")
+    if Y is not None:
+        model.set_dim("nO", int(Y.shape[1]), force=True)
+    if not model.has_dim("nO"):
+        raise ConfigError("The BiLSTM classifier needs its number of labels (nO) to initialize.")
+    n_labels = model.get_dim("nO")
+    module = torch_module(model)
+    data = numpy.asarray(model.ops.to_numpy(vectors.data), dtype="float32")
+    module.build(vectors.shape[0], vectors.shape[1], n_labels, vectors=data)
+    model.attrs["vectors"] = vectors_fingerprint(vectors)
+
+
+@dataclass
+class _Batch:
+    """The network's input: vector rows per document, sorted longest first."""
+
+    rows: List[numpy.ndarray]  # per document, in input order
+    lengths: numpy.ndarray  # (B,) tokens read per document (>= 1)
+    order: numpy.ndarray  # (B,) input index of the i-th longest document
+    inverse: numpy.ndarray  # (B,) position of input document k in the sorted batch
+    empty: numpy.ndarray  # (B,) bool: the document had no tokens (one padding row)
+
+
+def _forward(model: Model, docs: List[Doc], is_train: bool, max_length: int = 0):
+    module = torch_module(model)
+    if not module.built:
+        raise ConfigError("The BiLSTM classifier is not initialized: call nlp.initialize() "
+                          "(spacy train does) or load a trained pipeline.")
+    if not docs:
+        return model.ops.alloc2f(0, model.get_dim("nO")), lambda dY: []
+    check_vectors(model, docs[0].vocab.vectors)
+    attr_id = ATTR_IDS[model.attrs["attr"]]
+    rows, empty = [], []
+    for doc in docs:
+        keys = doc.to_array(attr_id)  # (len(doc),) uint64
+        if max_length:
+            keys = keys[:max_length]
+        empty.append(len(keys) == 0)
+        if len(keys) == 0:
+            rows.append(numpy.array([module.pad_row], dtype="int64"))
+            continue
+        found = numpy.asarray(doc.vocab.vectors.find(keys=keys), dtype="int64")
+        found[found < 0] = module.oov_row
+        rows.append(found)
+    lengths = numpy.array([len(r) for r in rows], dtype="int64")
+    # Longest first, as pack_padded_sequence wants; stable, so ties keep their order.
+    order = numpy.argsort(-lengths, kind="stable")
+    inverse = numpy.empty_like(order)
+    inverse[order] = numpy.arange(len(order))
+    batch = _Batch(rows, lengths, order, inverse, numpy.array(empty, dtype=bool))
+    Y, backprop_network = model.layers[0](batch, is_train)
+
+    def backprop(dY):
+        backprop_network(dY)
+        return []
+
+    return Y, backprop
+
+
+def _convert_inputs(model: Model, batch: _Batch, is_train: bool):
+    import torch
+    from thinc.api import ArgsKwargs
+
+    module = model.shims[0]._model
+    width = int(batch.lengths.max()) if len(batch.lengths) else 1
+    ids = numpy.full((len(batch.rows), width), module.pad_row, dtype="int64")
+    for i, k in enumerate(batch.order):
+        ids[i, :batch.lengths[k]] = batch.rows[k]
+    lengths = torch.from_numpy(batch.lengths[batch.order].copy())
+    return ArgsKwargs(args=(torch.from_numpy(ids), lengths), kwargs={}), lambda d_inputs: []
+
+
+def _convert_outputs(model: Model, inputs_outputs, is_train: bool):
+    import torch
+    from thinc.api import ArgsKwargs, torch2xp, xp2torch
+
+    batch, (logits, attention) = inputs_outputs
+    exclusive = model.attrs["exclusive_classes"]
+    with torch.no_grad():
+        probs = torch.softmax(logits, dim=-1) if exclusive else torch.sigmoid(logits)  # (N, B, C)
+        mean = probs.mean(dim=0)
+    Y = model.ops.asarray2f(torch2xp(mean)[batch.inverse])
+    if not is_train:
+        module = model.shims[0]._model
+        module.doc_attention = None
+        if attention is not None:
+            weights = torch2xp(attention)
+            module.doc_attention = [
+                numpy.zeros((0,), dtype="float32") if batch.empty[k]
+                else weights[batch.inverse[k], :batch.lengths[k]].copy()
+                for k in range(len(batch.rows))
+            ]
+
+    def backprop(dY):
+        dY_sorted = numpy.asarray(dY, dtype="float32")[batch.order]
+        grad = numpy.broadcast_to(dY_sorted, probs.shape).copy()
+        if probs.shape[0] > 1:
+            grad += (probs.numpy() - mean.numpy()[None]) * (dY_sorted != 0)[None]
+        return ArgsKwargs(args=(logits,), kwargs={"grad_tensors": (xp2torch(grad),)})
+
+    return Y, backprop

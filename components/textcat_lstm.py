@@ -1,0 +1,365 @@
+"""``tsunagu_textcat_lstm``: a trainable BiLSTM text classifier writing ``doc.cats``.
+
+Train it with ``python -m spacy train configs/lstm_livedoor.cfg`` (see configs/),
+or through spaCy's training API like ``textcat``. One component covers exclusive
+classes (one label per document, softmax) and multi-label classification
+(``exclusive_classes = false``, a sigmoid per label). Scores are spaCy's
+``textcat`` scores (``cats_score``, ``cats_macro_f``, ...), so ``spacy train`` and
+``spacy evaluate`` report them as for spaCy's own classifiers.
+
+Besides ``doc.cats`` it writes ``doc._.attention`` (with ``pooling =
+"attention"``): one weight per token, the additive attention that pooled the
+BiLSTM states, averaged over ensemble members.
+
+Settings of the component (model settings: ``architectures.py``):
+    exclusive_classes: one positive label per document (needs >= 2 labels).
+    threshold: a label counts as predicted at this probability (multi-label scoring).
+    quantize: run inference on an int8 copy of the LSTM and Linear layers
+        (``torch.ao.quantization.quantize_dynamic``); training is unaffected.
+    n_threads: torch threads; 0: the CPUs this process may use (affinity, cgroup
+        quota) that are not busy (load average) when the component is made, at
+        least 1. Applies to the whole process.
+
+This module is named by a ``spacy_factories`` entry point, so it imports torch
+only inside functions.
+"""
+
+# No "from __future__ import annotations": spaCy validates initialize()'s
+# settings with pydantic, which needs real annotations.
+import math
+import os
+from typing import Callable, Iterable, List, Optional, Sequence
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.scorer import Scorer
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model
+
+from tsunagu.errors import ConfigError, LabelError
+
+from .architectures import check_vectors, last_attention, torch_module
+
+DEFAULT_MODEL_CONFIG = """
+[model]
+@architectures = "tsunagu.TextCatBiLSTM.v1"
+exclusive_classes = null
+hidden_width = 128
+depth = 1
+dropout = 0.2
+pooling = "attention"
+freeze_embeddings = false
+attr = "NORM"
+max_length = 0
+ensemble_size = 1
+seed = 0
+nO = null
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
+
+
+@Language.factory(
+    "tsunagu_textcat_lstm",
+    assigns=["doc.cats", "doc._.attention"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "exclusive_classes": True,
+        "threshold": 0.5,
+        "quantize": False,
+        "n_threads": 0,
+    },
+    default_score_weights={
+        "cats_score": 1.0,
+        "cats_score_desc": None,
+        "cats_micro_p": None,
+        "cats_micro_r": None,
+        "cats_micro_f": None,
+        "cats_macro_p": None,
+        "cats_macro_r": None,
+        "cats_macro_f": None,
+        "cats_macro_auc": None,
+        "cats_f_per_type": None,
+    },
+)
+def make_textcat_lstm(nlp: Language, name: str, model: Model, exclusive_classes: bool,
+                      threshold: float, quantize: bool, n_threads: int) -> "TextCatLSTM":
+    return TextCatLSTM(nlp.vocab, model, name, exclusive_classes=exclusive_classes,
+                       threshold=threshold, quantize=quantize, n_threads=n_threads)
+
+
+class TextCatLSTM(TrainablePipe):
+    """Document classifier on ``tsunagu.TextCatBiLSTM.v1`` (or any model that maps
+    docs to a (n_docs, n_labels) array of probabilities)."""
+
+    def __init__(self, vocab: Vocab, model: Model, name: str = "textcat_lstm", *,
+                 exclusive_classes: bool = True, threshold: float = 0.5,
+                 quantize: bool = False, n_threads: int = 0) -> None:
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self._rehearsal_model = None
+        self.threshold = threshold
+        self.quantize = quantize
+        # Labels (and the kind of classes they were trained as) are saved with the weights.
+        self.cfg = {"labels": [], "exclusive_classes": bool(exclusive_classes)}
+        declared = model.attrs.get("exclusive_classes", "absent")
+        if declared is None:
+            set_exclusive_classes(model, bool(exclusive_classes))
+        elif declared != "absent" and bool(declared) != bool(exclusive_classes):
+            raise ConfigError(
+                f"The component '{name}' has exclusive_classes = {exclusive_classes} but its model "
+                f"has exclusive_classes = {declared}. Set both the same (or leave the model's null)."
+            )
+        if not 0.0 <= threshold <= 1.0:
+            raise ConfigError(f"threshold must be in [0, 1], not {threshold!r}.")
+        module = torch_module(model)
+        if quantize and module is None:
+            raise ConfigError("quantize = true needs the tsunagu.TextCatBiLSTM.v1 architecture.")
+        if module is not None:
+            module.quantize = bool(quantize)
+        self.n_threads = configure_threads(n_threads)
+
+    @property
+    def exclusive_classes(self) -> bool:
+        return self.cfg["exclusive_classes"]
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        return list(self.labels)
+
+    def add_label(self, label: str) -> int:
+        if not isinstance(label, str) or not label:
+            raise LabelError(f"A label must be a non-empty string, not {label!r}.")
+        if label in self.labels:
+            return 0
+        self._allow_extra_label()
+        self.cfg["labels"].append(label)
+        self.vocab.strings.add(label)
+        return 1
+
+    # -- training -------------------------------------------------------------
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *,
+                   nlp: Optional[Language] = None, labels: Optional[Sequence[str]] = None) -> None:
+        """Take the labels from the examples (or ``labels``), check every example,
+        and initialize the model from a sample (its vocab holds the vectors)."""
+        validate_get_examples(get_examples, "TextCatLSTM.initialize")
+        if labels is not None:
+            for label in labels:
+                self.add_label(label)
+        found: set[str] = set()
+        sample: List[Doc] = []
+        annotations = []  # checked once the labels are known
+        for eg in get_examples():
+            found.update(eg.reference.cats)
+            annotations.append((dict(eg.reference.cats), _snippet(eg.reference)))
+            if len(sample) < 10:
+                sample.append(eg.predicted)
+        if labels is None:
+            for label in sorted(found):
+                self.add_label(label)
+        if not self.labels:
+            raise LabelError(
+                f"The component '{self.name}' found no labels: the training documents have no "
+                "doc.cats. Make labelled DocBins with `tsunagu corpus to-spacy`."
+            )
+        if self.exclusive_classes and len(self.labels) < 2:
+            raise LabelError(
+                f"Exclusive classes need at least two labels; the training data has only "
+                f"{self.labels[0]!r}. For yes/no decisions use exclusive_classes = false."
+            )
+        index = {label: j for j, label in enumerate(self.labels)}
+        for i, (cats, snippet) in enumerate(annotations):
+            self._check_cats(cats, i, snippet, index)
+        if not sample:
+            raise LabelError(f"The component '{self.name}' got no training examples.")
+        label_sample = self.model.ops.alloc2f(len(sample), len(self.labels))
+        self.model.initialize(X=sample, Y=label_sample)
+
+    def get_loss(self, examples: Iterable[Example], scores) -> tuple[float, numpy.ndarray]:
+        """Cross-entropy (exclusive) or binary cross-entropy (multi-label) per
+        document, and its gradient in the convention of thinc's output layers:
+        ``P - Y`` on the annotated entries."""
+        validate_examples(examples, "TextCatLSTM.get_loss")
+        examples = list(examples)
+        truths, not_missing = self._examples_to_truth(examples)
+        scores = self.model.ops.to_numpy(scores)
+        d_scores = ((scores - truths) * not_missing).astype("float32")
+        p = numpy.clip(scores, 1e-7, 1 - 1e-7)
+        if self.exclusive_classes:
+            losses = -(truths * numpy.log(p)).sum(axis=1) * not_missing.max(axis=1)
+        else:
+            bce = -(truths * numpy.log(p) + (1 - truths) * numpy.log(1 - p))
+            losses = (bce * not_missing).sum(axis=1)
+        n = max(1.0, float(not_missing.max(axis=1).sum()))
+        return float(losses.sum() / n), d_scores
+
+    def _examples_to_truth(self, examples: List[Example]):
+        index = {label: j for j, label in enumerate(self.labels)}
+        truths = numpy.zeros((len(examples), len(self.labels)), dtype="float32")
+        not_missing = numpy.ones_like(truths)
+        for i, eg in enumerate(examples):
+            cats = eg.reference.cats
+            self._check_cats(cats, i, eg.reference, index)
+            if not cats:
+                not_missing[i] = 0.0  # no annotation: no gradient
+                continue
+            for label, value in cats.items():
+                truths[i, index[label]] = value
+            if not self.exclusive_classes:
+                for label, j in index.items():
+                    if label not in cats:
+                        not_missing[i, j] = 0.0
+        return truths, not_missing
+
+    def _check_cats(self, cats: dict, i: int, where, index: dict) -> None:
+        """Raise ``LabelError`` unless ``cats`` fit the labels; ``where`` (a Doc or
+        its snippet) names the document in the message."""
+        if not cats:
+            return
+        snippet = _snippet(where) if isinstance(where, Doc) else where
+        unknown = [label for label in cats if label not in index]
+        if unknown:
+            raise LabelError(
+                f"Document {i} ({snippet}) has the label(s) {', '.join(map(repr, unknown))}, "
+                f"which the classifier '{self.name}' does not know; its labels are "
+                f"{', '.join(self.labels)}. Its labels come from the training data: a label that "
+                "appears only in dev or test data cannot be predicted."
+            )
+        values = list(cats.values())
+        if any(not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0 for v in values):
+            raise LabelError(f"Document {i} ({snippet}) has cats values outside "
+                             f"[0, 1]: {dict(cats)}.")
+        if self.exclusive_classes and (sum(1 for v in values if v == 1.0) != 1
+                                       or any(v not in (0.0, 1.0) for v in values)):
+            raise LabelError(
+                f"Document {i} ({snippet}) has cats {dict(cats)}, but with exclusive "
+                "classes each document needs exactly one label at 1.0 (the others 0.0 or absent). "
+                "For documents with several labels set exclusive_classes = false "
+                "(and make the DocBins with `tsunagu corpus to-spacy --multilabel`)."
+            )
+
+    # -- prediction -----------------------------------------------------------
+
+    def predict(self, docs: Iterable[Doc]):
+        """Probabilities (n_docs, n_labels) and, with attention pooling, one array
+        of token weights per document (else None)."""
+        docs = list(docs)
+        if not docs:
+            return self.model.ops.alloc2f(0, len(self.labels)), []
+        scores = self.model.predict(docs)
+        return self.model.ops.to_numpy(scores), last_attention(self.model)
+
+    def set_annotations(self, docs: Iterable[Doc], predictions) -> None:
+        """``doc.cats`` from the probabilities; ``doc._.attention`` from the
+        attention weights (``predictions`` may also be a bare score array)."""
+        if isinstance(predictions, tuple):
+            scores, attention = predictions
+        else:
+            scores, attention = predictions, None
+        for i, doc in enumerate(docs):
+            for j, label in enumerate(self.labels):
+                doc.cats[label] = float(scores[i, j])
+            if attention is not None:
+                weights = numpy.zeros(len(doc), dtype="float32")
+                weights[:len(attention[i])] = attention[i]
+                doc._.attention = weights.tolist()
+
+    def score(self, examples: Iterable[Example], **kwargs) -> dict:
+        """spaCy's text classification scores. With exclusive classes the top label
+        is the prediction (threshold 0); multi-label uses ``threshold``."""
+        validate_examples(examples, "TextCatLSTM.score")
+        examples = list(examples)
+        index = {label: j for j, label in enumerate(self.labels)}
+        for i, eg in enumerate(examples):
+            self._check_cats(eg.reference.cats, i, eg.reference, index)
+        kwargs.setdefault("threshold", 0.0 if self.exclusive_classes else self.threshold)
+        return Scorer.score_cats(examples, "cats", labels=self.labels,
+                                 multi_label=not self.exclusive_classes, **kwargs)
+
+    # -- serialization --------------------------------------------------------
+
+    def from_disk(self, path, *, exclude=tuple()) -> "TextCatLSTM":
+        super().from_disk(path, exclude=exclude)
+        self._after_load()
+        return self
+
+    def from_bytes(self, bytes_data, *, exclude=tuple()) -> "TextCatLSTM":
+        super().from_bytes(bytes_data, exclude=exclude)
+        self._after_load()
+        return self
+
+    def _after_load(self) -> None:
+        declared = self.model.attrs.get("exclusive_classes")
+        if declared is not None and bool(declared) != self.exclusive_classes:
+            raise ConfigError(f"The saved classifier '{self.name}' was trained with "
+                              f"exclusive_classes = {declared}; the config says "
+                              f"{self.exclusive_classes}.")
+        module = torch_module(self.model)
+        if module is not None:
+            module.quantize = bool(self.quantize)
+        # spaCy loads the pipeline's vocab (and vectors) before its components.
+        check_vectors(self.model, self.vocab.vectors, where=f"Loading '{self.name}': ")
+
+
+def set_exclusive_classes(model: Model, exclusive: bool) -> None:
+    """Set the output activation of a ``tsunagu.TextCatBiLSTM.v1`` model."""
+    for node in model.walk():
+        if "exclusive_classes" in node.attrs:
+            node.attrs["exclusive_classes"] = exclusive
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup v2 CPU quota."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
+def idle_cpus() -> int:
+    """``available_cpus()`` less those busy with other work (the 1-minute load
+    average), at least 1."""
+    n = available_cpus()
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return n
+    return max(1, min(n, int(n - busy + 0.5)))
+
+
+def configure_threads(n_threads: int) -> int:
+    """Set torch's intra-op threads: ``n_threads``, or with 0 the CPUs that are
+    free for it: torch's default is the host's core count, and a torch thread
+    pool larger than the CPUs actually free makes OpenMP threads wait on each
+    other (an LSTM step ran 7x slower with 2 threads than with 1 on 2 cores busy
+    with another job). Applies to the whole process."""
+    import torch
+
+    if not isinstance(n_threads, int) or n_threads < 0:
+        raise ConfigError(f"n_threads must be an integer >= 0, not {n_threads!r}.")
+    n = n_threads or min(torch.get_num_threads(), idle_cpus())
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
+
+def _snippet(doc: Doc) -> str:
+    text = doc.text.replace("\n", " ")
+    return repr(text[:30] + ("…" if len(text) > 30 else ""))
+
+

@@ -1,0 +1,220 @@
+"""``tsunagu corpus to-spacy``: labelled records to train/dev/test DocBins.
+
+Any corpus tsunagu reads becomes three ``.spacy`` files for ``spacy train``:
+
+* the split is by record id and reproducible: within each label (the first label
+  of multi-label records) records are ordered by a hash of ``seed`` and their id,
+  and the first 80% (say) go to train, the next 10% to dev, the rest to test. The
+  same corpus and seed give the same split whatever the reading order, and every
+  label is represented in each part in proportion;
+* documents are tokenized with tsunagu's tokenizer only (Sudachi through
+  ``tsunagu.JapaneseTokenizer.v1``: tokens, lemma, norm, tag, POS, reading); no
+  parser runs, which is what a classifier's training data needs and is fast;
+* ``doc.cats`` is one-hot over all labels for exclusive classes, or 1.0/0.0 per
+  label with ``multilabel``; ``doc.user_data`` keeps the record id and meta;
+* files are written atomically, with ``meta.json`` (labels, counts, split, seed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence, Union
+
+from .errors import ConfigError, CorpusError
+
+SPLITS = ("train", "dev", "test")
+# Token attributes stored (ORTH and SPACY always are); no parse, no entities.
+DOCBIN_ATTRS = ["ORTH", "NORM", "LEMMA", "TAG", "POS", "MORPH"]
+
+
+@dataclass
+class DocBinSummary:
+    out_dir: Path
+    labels: list[str]
+    counts: dict[str, Counter] = field(default_factory=dict)  # split -> label -> docs
+    tokens: dict[str, int] = field(default_factory=dict)
+    skipped_empty: int = 0
+
+    def table(self) -> str:
+        """Documents per label and split, as a text table."""
+        width = max([len(label) for label in self.labels] + [5])
+        lines = [f"{'label':<{width}}  " + "  ".join(f"{s:>6}" for s in SPLITS)]
+        rows = [(label, [self.counts[s][label] for s in SPLITS]) for label in self.labels]
+        rows.append(("total", [sum(self.counts[s].values()) for s in SPLITS]))
+        rows.append(("tokens", [self.tokens[s] for s in SPLITS]))
+        for name, values in rows:
+            lines.append(f"{name:<{width}}  " + "  ".join(f"{v:>6}" for v in values))
+        return "\n".join(lines)
+
+
+def split_records(records: Sequence[Any], fractions: Sequence[float],
+                  seed: int = 0) -> dict[str, list]:
+    """Stratified, seeded split of labelled records by id: ``{"train": [...], ...}``,
+    each part in a stable order (by hash)."""
+    fractions = check_fractions(fractions)
+    groups: dict[str, list] = {}
+    for record in records:
+        groups.setdefault(record.labels[0], []).append(record)
+    parts: dict[str, list] = {name: [] for name in SPLITS}
+    for label in sorted(groups):
+        group = sorted(groups[label], key=lambda r: _rank(seed, r.id))
+        n = len(group)
+        n_train = round(n * fractions[0])
+        n_dev = min(n - n_train, round(n * fractions[1]))
+        parts["train"].extend(group[:n_train])
+        parts["dev"].extend(group[n_train:n_train + n_dev])
+        parts["test"].extend(group[n_train + n_dev:])
+    for name in SPLITS:
+        parts[name].sort(key=lambda r: _rank(seed, r.id))
+    return parts
+
+
+def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+        raise ConfigError(f"The split must be three non-negative fractions (train, dev, test) "
+                          f"summing to 1, such as 0.8 0.1 0.1; got {' '.join(map(str, fractions))}.")
+    if fractions[0] == 0:
+        raise ConfigError("The split gives nothing to train on: the train fraction is 0.")
+    return tuple(float(f) for f in fractions)  # type: ignore[return-value]
+
+
+def _rank(seed: int, record_id: str) -> str:
+    return hashlib.sha1(f"{seed}\0{record_id}".encode("utf-8")).hexdigest()
+
+
+def labelled_records(items: Iterable[Any], *, multilabel: bool = False) -> tuple[list, int]:
+    """The records to convert, and the number of empty texts skipped. Raises
+    ``CorpusError`` for unreadable or unlabelled records, duplicate ids, texts that
+    are not strings, several labels without ``multilabel``, or an empty corpus."""
+    from tsunagu.corpora import RejectedRecord
+
+    records, unlabelled, several, seen, duplicates = [], [], [], set(), []
+    skipped = 0
+    for item in items:
+        if isinstance(item, RejectedRecord):  # only with on_error="reject"
+            raise CorpusError(f"{item.id}: {item.reason}")
+        if not isinstance(item.text, str):
+            raise CorpusError(f"{item.id}: the text is a {type(item.text).__name__}, not a string.")
+        if item.id in seen:
+            duplicates.append(item.id)
+        seen.add(item.id)
+        if not item.labels:
+            unlabelled.append(item.id)
+        elif len(set(item.labels)) > 1 and not multilabel:
+            several.append(item.id)
+        if not item.text.strip():
+            skipped += 1
+            continue
+        records.append(item)
+    if unlabelled:
+        raise CorpusError(
+            f"{len(unlabelled)} record(s) have no label (first: {', '.join(unlabelled[:3])}). A "
+            "classifier's training data needs a label on every record: for JSONL, a 'label' or "
+            "'labels' field, or --label-field to take them from another field (e.g. meta.category)."
+        )
+    if several:
+        raise CorpusError(
+            f"{len(several)} record(s) have several labels (first: {', '.join(several[:3])}), but "
+            "exclusive classes take one per document. Pass --multilabel for multi-label data."
+        )
+    if duplicates:
+        raise CorpusError(f"{len(duplicates)} duplicate record id(s) (first: "
+                          f"{', '.join(duplicates[:3])}); the split is by id, so ids must be unique.")
+    if not records:
+        raise CorpusError("The corpus has no documents with text" +
+                          (f" ({skipped} empty ones skipped)." if skipped else "."))
+    return records, skipped
+
+
+def make_tokenizer_nlp(split_mode: str = "C"):
+    """A blank Japanese pipeline with tsunagu's tokenizer and nothing else."""
+    import spacy
+
+    return spacy.blank("ja", config={"nlp": {"tokenizer": {
+        "@tokenizers": "tsunagu.JapaneseTokenizer.v1", "split_mode": split_mode}}})
+
+
+def corpus_to_docbins(
+    corpus: Union[str, Path],
+    out_dir: Union[str, Path],
+    *,
+    input_format: Optional[str] = None,
+    reader_options: Optional[dict] = None,
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    multilabel: bool = False,
+    split_mode: str = "C",
+    n_process: int = 1,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> DocBinSummary:
+    """Write ``out_dir/{train,dev,test}.spacy`` and ``meta.json``; see the module doc."""
+    from spacy.tokens import DocBin
+    from tqdm import tqdm
+
+    from tsunagu.corpora import read_corpus
+
+    fractions = check_fractions(fractions)
+    out_dir = Path(out_dir)
+    existing = [p for p in (out_dir / f"{name}.spacy" for name in SPLITS) if p.exists()]
+    if existing and not overwrite:
+        raise ConfigError(f"{existing[0]} exists; choose another directory or pass --overwrite.")
+    records, skipped = labelled_records(
+        read_corpus(corpus, format=input_format, **(reader_options or {})), multilabel=multilabel)
+    labels = sorted({label for r in records for label in r.labels})
+    if len(labels) < 2 and not multilabel:
+        raise CorpusError(f"The corpus has a single label ({labels[0]!r}); a classifier with "
+                          "exclusive classes needs at least two.")
+    parts = split_records(records, fractions, seed)
+    summary = DocBinSummary(out_dir, labels, skipped_empty=skipped)
+    nlp = make_tokenizer_nlp(split_mode)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(records), desc="tokenizing", unit="doc", disable=not progress)
+    temporary = []
+    try:
+        for name in SPLITS:
+            part = parts[name]
+            docbin = DocBin(attrs=DOCBIN_ATTRS, store_user_data=True)
+            counts: Counter = Counter()
+            n_tokens = 0
+            texts = (r.text for r in part)
+            for record, doc in zip(part, nlp.pipe(texts, batch_size=64, n_process=n_process)):
+                doc.cats = {label: float(label in record.labels) for label in labels}
+                doc.user_data["id"] = record.id
+                if record.meta:
+                    doc.user_data["meta"] = _plain(record.meta)
+                docbin.add(doc)
+                counts[record.labels[0]] += 1
+                n_tokens += len(doc)
+                bar.update(1)
+            summary.counts[name] = counts
+            summary.tokens[name] = n_tokens
+            tmp = out_dir / f".{name}.spacy.{os.getpid()}.tmp"
+            temporary.append(tmp)
+            docbin.to_disk(tmp)
+        meta = {"source": str(corpus), "format": input_format,
+                "reader_options": reader_options or {}, "labels": labels, "multilabel": multilabel, "split": list(fractions), "seed": seed,
+                "split_mode": split_mode, "skipped_empty": skipped,
+                "documents": {name: dict(summary.counts[name]) for name in SPLITS},
+                "tokens": summary.tokens}
+        tmp_meta = out_dir / f".meta.json.{os.getpid()}.tmp"
+        temporary.append(tmp_meta)
+        tmp_meta.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        for name, tmp in zip(SPLITS, temporary):
+            os.replace(tmp, out_dir / f"{name}.spacy")
+        os.replace(tmp_meta, out_dir / "meta.json")
+    finally:
+        bar.close()
+        for tmp in temporary:
+            tmp.unlink(missing_ok=True)
+    return summary
+
+
+def _plain(value: Any) -> Any:
+    """Meta as plain JSON types (DocBin user data is msgpack)."""
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
