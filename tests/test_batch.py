@@ -184,7 +184,8 @@ def test_multiprocessing_with_a_torch_component(tmp_path):
     lines.insert(7, json.dumps({"id": "fails", "text": "FAIL_IN_PIPELINE です。"}))
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
     config = tsunagu.default_config_path().read_text(encoding="utf-8")
-    config = config.replace('"bunsetu_recognizer"]', '"bunsetu_recognizer","probe"]')
+    assert '"polarity"]' in config  # the default pipeline's last component
+    config = config.replace('"polarity"]', '"polarity","probe"]')
     config += '\n[components.probe]\nfactory = "test_torch_probe"\n'
     (tmp_path / "with_probe.cfg").write_text(config, encoding="utf-8")
     common = ["--code", TESTS / "torch_probe.py", "--batch-size", "16", "--no-progress",
