@@ -261,3 +261,20 @@ def test_vectors_from_tsunagu_embed_train(tmp_path, sample_examples):
     rows = nlp.vocab.vectors.find(keys=doc.to_array("LEMMA"))
     assert (rows >= 0).mean() > 0.8  # lemma keys, as the vectors were trained on
     assert len(nlp(doc.text).cats) == 6
+
+
+def test_active_learning_retrains_the_lstm_component(trained, sample_examples, tmp_path):
+    """The annotation loop's `--model DIR` works with this component, not only textcat."""
+    from tsunagu.active.models import PipelineClassifier
+
+    _, train_set, held_out = sample_examples
+    labels = sorted(trained.get_pipe("textcat_lstm").labels)
+    trained.to_disk(tmp_path / "lstm")
+    model = PipelineClassifier(tmp_path / "lstm", labels, epochs=8, seed=0)
+    texts = [eg.reference.text for eg in train_set]
+    gold = [max(eg.reference.cats, key=eg.reference.cats.get) for eg in train_set]
+    model.fit(texts, gold)
+    probs = model.predict_proba([eg.reference.text for eg in held_out])
+    assert probs.shape == (len(held_out), len(labels))
+    truth = [labels.index(max(eg.reference.cats, key=eg.reference.cats.get)) for eg in held_out]
+    assert (probs.argmax(1) == truth).mean() > 0.4  # 6 balanced classes: chance 0.17
