@@ -33,6 +33,7 @@ from typing import Any, Iterable, Iterator, Optional, Union
 from spacy.language import Language
 from spacy.tokens import DocBin
 
+from .atomic import fsync_dir, write_atomically, write_synced
 from .errors import BatchStateError, ConfigError, CorpusError
 from .parallel import parallel_map
 from .serialize import doc_to_dict
@@ -168,7 +169,7 @@ def _prepare(work: Path, output: Path, state: dict, overwrite: bool) -> Counter:
     else:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        _atomic_write(state_file, json.dumps(state, indent=1).encode("utf-8"))
+        write_atomically(state_file, json.dumps(state, indent=1).encode("utf-8"))
     # A multiset: a duplicate id that was rejected is skipped once per occurrence.
     done: Counter = Counter()
     for part in _committed_parts(work):
@@ -330,16 +331,16 @@ class _PartWriter:
             merged = DocBin(store_user_data=True)
             for blob in self.docbins:
                 merged.merge(DocBin(store_user_data=True).from_bytes(blob))
-            _write_synced(tmp / "docs.spacy", merged.to_bytes())
+            write_synced(tmp / "docs.spacy", merged.to_bytes())
         else:
-            _write_synced(tmp / "docs.jsonl", "".join(line + "\n" for line in self.lines).encode("utf-8"))
+            write_synced(tmp / "docs.jsonl", "".join(line + "\n" for line in self.lines).encode("utf-8"))
         rejects = "".join(json.dumps({"id": r, "reason": why}, ensure_ascii=False) + "\n"
                           for r, why in self.rejects)
-        _write_synced(tmp / "rejects.jsonl", rejects.encode("utf-8"))
-        _write_synced(tmp / "ids.json", json.dumps(self.ids, ensure_ascii=False).encode("utf-8"))
-        _fsync_dir(tmp)
+        write_synced(tmp / "rejects.jsonl", rejects.encode("utf-8"))
+        write_synced(tmp / "ids.json", json.dumps(self.ids, ensure_ascii=False).encode("utf-8"))
+        fsync_dir(tmp)
         os.replace(tmp, final)
-        _fsync_dir(self.work)
+        fsync_dir(self.work)
         self.number += 1
         self._reset()
 
@@ -351,7 +352,7 @@ def _finalize(work: Path, output: Path, rejects_path: Path, output_format: str) 
         merged = DocBin(store_user_data=True)
         for p in parts:
             merged.merge(DocBin(store_user_data=True).from_disk(p / "docs.spacy"))
-        _atomic_write(output, merged.to_bytes())
+        write_atomically(output, merged.to_bytes())
     else:
         _concatenate([p / "docs.jsonl" for p in parts], output)
     shutil.rmtree(work)
@@ -366,29 +367,7 @@ def _concatenate(sources: list[Path], target: Path) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, target)
-    _fsync_dir(target.parent)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    _write_synced(tmp, data)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(target.parent)
 
 
 def _progress_bar(total: Optional[int], initial: int, enabled: bool):

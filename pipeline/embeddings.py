@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from .atomic import replaced_directory
 from .errors import ConfigError, CorpusError, ModelNotFoundError, TsunaguError
 from .vectorkeys import check_key
 
@@ -188,11 +188,7 @@ def save_vectors(model, out_dir: PathLike, meta: dict[str, Any], overwrite: bool
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise EmbeddingsError(f"{out_dir} exists; choose another directory or allow overwriting.")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with replaced_directory(out_dir) as tmp:
         kv = model.wv
         kv.save(str(tmp / "vectors.kv"))
         vocab = Vocab()
@@ -206,15 +202,6 @@ def save_vectors(model, out_dir: PathLike, meta: dict[str, Any], overwrite: bool
         losses = meta.get("training", {}).get("loss_per_epoch")
         if losses:
             plot_loss(losses, tmp / "training_loss.png", meta.get("settings_name", ""))
-        old = None
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 

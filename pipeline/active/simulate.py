@@ -31,6 +31,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from ..atomic import write_atomically
 from .errors import ActiveLearningError
 from .strategies import Pool, StabilizingPredictions, make_strategy
 
@@ -345,13 +346,7 @@ def plot_curves(path: Path, summary: dict, settings: SimulationSettings) -> None
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomically(Path(path), text.encode("utf-8"))
 
 
 def _slug(spec: str) -> str:

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
+from ..atomic import write_atomically
 from .errors import ActiveLearningError
 
 SCHEMA_VERSION = 1
@@ -320,7 +320,7 @@ class LabelStore:
                 "id": a.example_id, "text": a.text, "label": a.label, "labels": a.labels,
                 "meta": {"annotator": a.annotator, "time": a.created, "text_sha256": a.text_hash,
                          "session": session.name}}, ensure_ascii=False))
-        _atomic_write(Path(path), ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))
+        write_atomically(Path(path), ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))
         return len(lines)
 
     def export_docbin(self, session: Session, path: PathLike, nlp=None) -> int:
@@ -339,7 +339,7 @@ class LabelStore:
             doc.user_data["meta"] = {"annotator": a.annotator, "time": a.created,
                                      "session": session.name}
             db.add(doc)
-        _atomic_write(Path(path), db.to_bytes())
+        write_atomically(Path(path), db.to_bytes())
         return len(anns)
 
 
@@ -356,17 +356,3 @@ def _check_labels(labels: Optional[Sequence[str]]) -> list[str]:
     if len(labels) > 9:
         raise ActiveLearningError(f"{len(labels)} labels: the terminal session has keys 1-9 only")
     return labels
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent if str(path.parent) else ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
