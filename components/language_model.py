@@ -68,8 +68,9 @@ class LanguageModelScorer:
         key = self.meta.get("key", "orth")
         positions, inputs, targets = [], [], []
         for doc in docs:
-            kept = [t for t in doc if token_key(t, key) is not None]
-            ids = [self.vocab.index.get(token_key(t, key), 0) for t in kept] + [1]  # + </s>
+            keyed = [(t, token_key(t, key)) for t in doc]
+            kept = [t for t, k in keyed if k is not None]
+            ids = [self.vocab.index.get(k, 0) for _, k in keyed if k is not None] + [1]  # + </s>
             positions.append(kept)
             inputs.append(torch.tensor([1] + ids[:-1]))  # </s> starts every document
             targets.append(torch.tensor(ids))

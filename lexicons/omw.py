@@ -38,8 +38,15 @@ def read_omw_tab(path: Union[str, Path]) -> Iterator[tuple[str, str]]:
 
 def add_omw_links(network: Network, wn, tab_files: Iterable[Union[str, Path]], *,
                   sense_weighting: bool = True) -> int:
-    """Link each lemma of the tab files to the English lemmas of its synset and to
-    the other lemmas of that synset (synonym links, +1; with ``sense_weighting`` a
+    """``link_omw_rows`` over the rows of the tab files."""
+    rows = [row for path in tab_files for row in read_omw_tab(path)]
+    return link_omw_rows(network, wn, rows, sense_weighting=sense_weighting)
+
+
+def link_omw_rows(network: Network, wn, rows: Iterable[tuple[str, str]], *,
+                  sense_weighting: bool = True) -> int:
+    """Link each (synset id, lemma) row's lemma to the English lemmas of its synset and
+    to the other lemmas of that synset (synonym links, +1; with ``sense_weighting`` a
     link to an English lemma weighs p(synset | English lemma), as in
     ``wordnet_network``). Returns the number of lemma rows whose synset was found."""
     from .network import sense_probabilities
@@ -47,9 +54,8 @@ def add_omw_links(network: Network, wn, tab_files: Iterable[Union[str, Path]], *
     sense_p = sense_probabilities(wn) if sense_weighting else {}
     by_synset: dict[str, list[str]] = {}
     found = 0
-    for path in tab_files:
-        for synset_id, lemma in read_omw_tab(path):
-            by_synset.setdefault(synset_id, []).append(lemma)
+    for synset_id, lemma in rows:
+        by_synset.setdefault(synset_id, []).append(lemma)
     for synset_id, lemmas in by_synset.items():
         offset, pos = synset_id.split("-")
         try:

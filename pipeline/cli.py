@@ -290,12 +290,13 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
                               examples=args.examples)
     only = None
     if args.omw:
-        from tsunagu.lexicons.omw import add_omw_links, read_omw_tab
+        from tsunagu.lexicons.omw import link_omw_rows, read_omw_tab
 
-        rows = add_omw_links(network, wn, args.omw, sense_weighting=sense_weighting)
-        print(f"OMW: {rows:,} lemma rows linked from {', '.join(p.name for p in args.omw)}")
+        rows = [row for path in args.omw for row in read_omw_tab(path)]
+        found = link_omw_rows(network, wn, rows, sense_weighting=sense_weighting)
+        print(f"OMW: {found:,} lemma rows linked from {', '.join(p.name for p in args.omw)}")
         if args.only_omw:
-            only = {lemma for p in args.omw for _, lemma in read_omw_tab(p)}
+            only = {lemma for _, lemma in rows}
     elif args.only_omw:
         raise ConfigError("--only-omw needs at least one --omw file.")
     if args.vectors:

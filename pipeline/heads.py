@@ -184,14 +184,17 @@ class _ScoredHead(Head):
 
     def scores_of(self, hidden: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         """s_c(h) for ``classes`` of shape (B,) or (B, K): w_c·h + b_c."""
-        w = F.embedding(classes, self.weight, sparse=self.sparse)
-        b = F.embedding(classes, self.bias, sparse=self.sparse).squeeze(-1)
+        w, b = _rows(self, classes)
         if classes.dim() == 1:
             return (w * hidden).sum(-1) + b
         return torch.bmm(w, hidden.unsqueeze(2)).squeeze(2) + b
 
     def all_scores(self, hidden):
         return hidden @ self.weight.T + self.bias.T
+
+    def log_prob(self, hidden):
+        self._check(hidden)
+        return F.log_softmax(self.all_scores(hidden), dim=-1)
 
 
 class NegativeSampling(_ScoredHead):
@@ -228,10 +231,6 @@ class NCE(_ScoredHead):
         fake = self.scores_of(hidden, noise) - self.log_z - (log_k + self.log_noise[noise])
         return -(F.logsigmoid(data) + F.logsigmoid(-fake).sum(-1)).mean()
 
-    def log_prob(self, hidden):
-        self._check(hidden)
-        return F.log_softmax(self.all_scores(hidden), dim=-1)
-
 
 class SampledSoftmax(_ScoredHead):
     kind = "sampled"
@@ -245,17 +244,12 @@ class SampledSoftmax(_ScoredHead):
         sampled = self.sample(self.n_samples)  # shared by the batch
         correction = math.log(self.n_samples) + self.log_noise
         true_logit = self.scores_of(hidden, target) - correction[target]
-        w = F.embedding(sampled, self.weight, sparse=self.sparse)
-        b = F.embedding(sampled, self.bias, sparse=self.sparse).squeeze(-1)
+        w, b = _rows(self, sampled)
         sampled_logits = hidden @ w.T + b - correction[sampled]
         hits = sampled.unsqueeze(0) == target.unsqueeze(1)
         sampled_logits = sampled_logits.masked_fill(hits, float("-inf"))
         logits = torch.cat([true_logit.unsqueeze(1), sampled_logits], dim=1)
         return -F.log_softmax(logits, dim=1)[:, 0].mean()
-
-    def log_prob(self, hidden):
-        self._check(hidden)
-        return F.log_softmax(self.all_scores(hidden), dim=-1)
 
 
 class HierarchicalSoftmax(Head):
@@ -282,17 +276,12 @@ class HierarchicalSoftmax(Head):
             sign[c, :len(s)] = torch.tensor(s, dtype=torch.float32)
         self.register_buffer("path_nodes", node, persistent=False)
         self.register_buffer("path_signs", sign, persistent=False)  # +1 / -1; 0 = padding
-        self.depth = depth
         self.weight = nn.Parameter(torch.zeros(n_classes, hidden_size))  # C-1 inner nodes + padding
         self.bias = nn.Parameter(torch.zeros(n_classes, 1))  # (C, 1): sparse gradients need a leaf, not a view
 
-    def path_lengths(self) -> torch.Tensor:
-        return (self.path_signs != 0).sum(1)
-
     def _log_prob_of(self, hidden: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         nodes, signs = self.path_nodes[classes], self.path_signs[classes]  # (B, D)
-        w = F.embedding(nodes, self.weight, sparse=self.sparse)  # (B, D, H)
-        b = F.embedding(nodes, self.bias, sparse=self.sparse).squeeze(-1)
+        w, b = _rows(self, nodes)  # (B, D, H), (B, D)
         scores = torch.bmm(w, hidden.unsqueeze(2)).squeeze(2) + b
         return (F.logsigmoid(signs * scores) * (signs != 0)).sum(-1)
 
@@ -315,6 +304,14 @@ class HierarchicalSoftmax(Head):
             s = node_scores[:, nodes]  # (B, c, D)
             out.append((F.logsigmoid(signs * s) * (signs != 0)).sum(-1))
         return torch.cat(out, dim=1)
+
+
+def _rows(head: Head, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The output vectors and biases of ``index`` (any shape): shapes (*, H) and (*),
+    through ``F.embedding`` so that ``sparse=True`` gives sparse gradients."""
+    w = F.embedding(index, head.weight, sparse=head.sparse)
+    b = F.embedding(index, head.bias, sparse=head.sparse).squeeze(-1)
+    return w, b
 
 
 def huffman_paths(counts: Sequence[float]) -> tuple[list[list[int]], list[list[float]]]:

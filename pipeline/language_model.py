@@ -34,8 +34,10 @@ from typing import Iterable, Optional, Union
 import torch
 from torch import nn
 
+from .atomic import replaced_directory
 from .errors import ConfigError, ModelNotFoundError, TsunaguError
 from .heads import HEADS, make_head
+from .parallel import torch_threads
 
 UNK, EOS = "<unk>", "</s>"
 FORMAT = "tsunagu-lstm-lm"
@@ -160,6 +162,14 @@ def batchify(stream: torch.Tensor, batch_size: int) -> torch.Tensor:
     return stream[: n * batch_size].view(batch_size, n)
 
 
+def bptt_batches(data: torch.Tensor, bptt: int):
+    """(inputs, next tokens) windows of up to ``bptt`` steps over batchified data
+    (B, N): inputs data[:, t:t+k], targets data[:, t+1:t+1+k]."""
+    for start in range(0, data.shape[1] - 1, bptt):
+        targets = data[:, start + 1:start + 1 + bptt]
+        yield data[:, start:start + targets.shape[1]], targets
+
+
 def stream_of(sentences: Iterable[list[str]], vocab: Vocabulary) -> torch.Tensor:
     ids: list[int] = []
     for sentence in sentences:
@@ -189,10 +199,7 @@ def perplexity(model: LSTMLanguageModel, stream: torch.Tensor, *, batch_size: in
         stream = stream[: max_tokens + 1]
     data = batchify(stream, batch_size)
     total, count, state = 0.0, 0, None
-    for start in range(0, data.shape[1] - 1, bptt):
-        ids = data[:, start:start + bptt]
-        targets = data[:, start + 1:start + 1 + bptt]
-        ids = ids[:, :targets.shape[1]]
+    for ids, targets in bptt_batches(data, bptt):
         logp, state = model.log_prob_of(ids, targets, state)
         total -= float(logp.sum())
         count += targets.numel()
@@ -208,12 +215,8 @@ def train_language_model(train: list[list[str]], valid: list[list[str]], out_dir
     epoch and on Ctrl-C; calling again with the same arguments resumes from it."""
     settings.validate()
     torch.manual_seed(settings.seed)
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(settings.threads or os.cpu_count() or 1)
-    try:
+    with torch_threads(settings.threads):
         return _train(train, valid, Path(out_dir), settings, meta or {}, progress, valid_tokens)
-    finally:
-        torch.set_num_threads(threads_before)
 
 
 def _train(train, valid, out_dir: Path, settings: LMSettings, meta: dict, progress: bool,
@@ -258,11 +261,8 @@ def _train(train, valid, out_dir: Path, settings: LMSettings, meta: dict, progre
         while epoch < settings.epochs and not out_of_time:
             model.train()
             state, total, count = None, 0.0, 0
-            for start in range(0, data.shape[1] - 1, settings.bptt):
+            for ids, targets in bptt_batches(data, settings.bptt):
                 began = time.perf_counter()
-                ids = data[:, start:start + settings.bptt]
-                targets = data[:, start + 1:start + 1 + settings.bptt]
-                ids = ids[:, :targets.shape[1]]
                 if state is not None:  # truncated BPTT: keep the state, not its history
                     state = tuple(s.detach() for s in state)
                 optimizer.zero_grad(set_to_none=True)
@@ -304,19 +304,10 @@ def _train(train, valid, out_dir: Path, settings: LMSettings, meta: dict, progre
 
 
 def save_language_model(model: LSTMLanguageModel, vocab: Vocabulary, out_dir: Path, meta: dict) -> None:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with replaced_directory(out_dir) as tmp:
         torch.save({"settings": asdict(model.settings), "state": model.state_dict()}, tmp / "model.pt")
         vocab.to_disk(tmp / "vocab.tsv")
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load_language_model(path: PathLike) -> tuple[LSTMLanguageModel, Vocabulary, dict]:

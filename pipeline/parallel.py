@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from collections import deque
+from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
 T = TypeVar("T")
@@ -63,3 +64,17 @@ def limit_threads_for_worker() -> None:
     os.environ["MKL_NUM_THREADS"] = "1"
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+
+
+@contextmanager
+def torch_threads(n: Optional[int]) -> Iterator[None]:
+    """Run the block with ``n`` torch compute threads (None: one per CPU), then
+    restore the caller's setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n or os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -22,7 +22,6 @@ trains both on the same tokenized file and compares time and vector quality.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from torch import nn
 
 from .errors import ConfigError
 from .heads import HEADS, make_head
+from .parallel import torch_threads
 
 PathLike = Union[str, Path]
 
@@ -136,12 +136,10 @@ def train_skipgram(corpus_file: PathLike, settings: SkipGramSettings, progress: 
     from gensim.models import KeyedVectors
 
     settings.validate()
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(settings.threads or os.cpu_count() or 1)
     torch.manual_seed(settings.seed)
     rng = numpy.random.default_rng(settings.seed)
     started = time.perf_counter()
-    try:
+    with torch_threads(settings.threads):
         corpus = read_corpus_file(corpus_file, settings.min_count)
         model = SkipGram(len(corpus.words), settings, torch.as_tensor(corpus.counts, dtype=torch.float64))
         # Embedding-like tables get sparse gradients (SparseAdam); the rest (the full
@@ -150,9 +148,7 @@ def train_skipgram(corpus_file: PathLike, settings: SkipGramSettings, progress: 
         if settings.head != "full":
             sparse += [model.head.weight, model.head.bias]
         dense = [p for p in model.parameters() if p.requires_grad and all(p is not q for q in sparse)]
-        optimizers = []
-        if sparse:
-            optimizers.append(torch.optim.SparseAdam(sparse, lr=settings.lr))
+        optimizers = [torch.optim.SparseAdam(sparse, lr=settings.lr)]
         if dense:
             optimizers.append(torch.optim.Adam(dense, lr=settings.lr))
         bar = None
@@ -183,8 +179,6 @@ def train_skipgram(corpus_file: PathLike, settings: SkipGramSettings, progress: 
             losses.append(total / max(n_batches, 1))
             pairs_seen += len(centre)
         seconds = time.perf_counter() - started
-    finally:
-        torch.set_num_threads(threads_before)
     kv = KeyedVectors(settings.vector_size, count=len(corpus.words))
     kv.add_vectors(corpus.words, model.input.weight.detach().numpy())
     for word, count in zip(corpus.words, corpus.counts.tolist()):
