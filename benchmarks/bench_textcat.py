@@ -43,6 +43,9 @@ LIVEDOOR = ROOT.parent / "shared" / "data" / "livedoor" / "text"
 OUT = ROOT / "benchmarks" / "out" / "textcat"
 CONFIGS = {"title": ROOT / "configs" / "lstm_livedoor_title.cfg",
            "title+body": ROOT / "configs" / "lstm_livedoor.cfg"}
+# The transformer config cuts long documents into windows, so it serves both fields.
+TRF_CONFIG = ROOT / "configs" / "trf_livedoor_title.cfg"
+TRANSFORMER = os.environ.get("TSUNAGU_BENCH_TRANSFORMER", str(ROOT / "benchmarks" / "out" / "trf" / "bert-small"))
 THREADS = int(os.environ.get("TSUNAGU_BENCH_THREADS", "1"))
 SPLIT = (0.8, 0.1, 0.1)
 SEED = 0
@@ -96,6 +99,9 @@ def train(kind: str, fields: str, data: Path, tag: str, sets: list[str]) -> tupl
     run_dir.mkdir(parents=True, exist_ok=True)
     if kind == "lstm":
         config = util.load_config(CONFIGS[fields], interpolate=False)
+    elif kind == "trf":
+        config = util.load_config(TRF_CONFIG, interpolate=False)
+        config["paths"]["transformer"] = TRANSFORMER
     else:
         config = spacy_textcat_config(kind, fields)
     config_path = run_dir / "config.cfg"
@@ -153,7 +159,10 @@ def main() -> None:
     parser.add_argument("--fields", nargs="+", default=["title", "title+body"],
                         choices=["title", "title+body"])
     parser.add_argument("--models", nargs="+", default=["lstm", "bow", "ensemble"],
-                        choices=["lstm", "bow", "ensemble"])
+                        choices=["lstm", "bow", "ensemble", "trf"],
+                        help="trf: configs/trf_livedoor_title.cfg on the model in "
+                        "$TSUNAGU_BENCH_TRANSFORMER (default benchmarks/out/trf/bert-small, "
+                        "made by benchmarks/bench_transformer.py)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELDS[:MODEL]:KEY=VALUE",
                         help="config override for MODEL (default lstm) on FIELDS (title or "
                         "title+body), e.g. title:components.textcat_lstm.model.ensemble_size=3 "

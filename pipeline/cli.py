@@ -11,6 +11,7 @@ from typing import Any, Optional, Sequence
 
 from .active.cli import add_active_learning_commands
 from .corpus_cli import add_corpus_commands
+from .trf_cli import add_transformer_commands
 from .errors import ConfigError, TsunaguError
 from .keyvalues import parse_key_values
 from .lm_cli import add_lm_commands
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_commands(sub)
     add_lm_commands(sub)
     add_active_learning_commands(sub)
+    add_transformer_commands(sub)
 
     info = sub.add_parser("info", help="show the pipeline: components, vectors, config")
     info.add_argument("--config-text", action="store_true", help="print the full config")

@@ -33,3 +33,12 @@ class LabelError(TsunaguError, ValueError):
 
 class BatchStateError(TsunaguError, RuntimeError):
     """A batch run cannot resume: its partial state belongs to another command."""
+
+
+class ModelLoadError(TsunaguError, OSError):
+    """A model directory exists but cannot be used: no tokenizer, no or corrupt
+    weights, an unreadable config or checkpoint."""
+
+
+class SequenceTooLongError(TsunaguError, ValueError):
+    """A sequence has more wordpieces than the model has positions."""
