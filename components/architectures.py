@@ -21,7 +21,24 @@ masked as missing keep a zero gradient).
 A document without tokens is read as a single padding token (a zero vector), so it
 gets the network's prediction for "no evidence" instead of an error from torch.
 
-The model is usable in spaCy's own ``textcat`` / ``textcat_multilabel`` too; the
+Heads for large label sets (``head = "hierarchical"``, ``"negative"``, ``"nce"``,
+``"sampled"`` or ``"full"``; exclusive classes only): the linear output layer is
+replaced by a head of ``tsunagu.heads`` over the pooled vector h. The output stays
+the probabilities ``exp(head.log_prob(h))`` (B, C), so prediction, scoring and
+``doc.cats`` work as before; training no longer goes through ``dY = P - Y``, which
+needs all C probabilities of every document (O(C·H) per document forward and
+backward, whatever the head). Instead the model takes ``(docs, gold class
+indices)`` and returns each member's loss ``head.loss(h, target)`` (a mean over the
+documents; shape (N,)); its backward pass takes ``d_loss`` per member and runs
+torch's backward from there. The ``tsunagu_textcat_lstm`` component feeds
+``d_loss = B`` (the number of documents), i.e. the gradient of the loss summed over
+documents, the same scale as ``P - Y`` per document: for the "full" head the
+gradient with respect to the scores is exactly ``P - Y``. Sampling and hierarchical
+heads get sparse gradients by default (``head_options.sparse``), and the wrapper's
+shim updates only the touched output rows (``sparse_rows.py``): a dense Adam step
+over a (C, H) matrix would cost more than the head saves.
+
+Without a head the model is usable in spaCy's own ``textcat`` / ``textcat_multilabel`` too; the
 ``tsunagu_textcat_lstm`` component adds ``doc._.attention``, int8 inference and
 clear errors. This module is named by a ``spacy_architectures`` entry point, so it
 imports torch only inside functions.
@@ -32,7 +49,7 @@ from __future__ import annotations
 import functools
 import zlib
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy
 from spacy import registry
@@ -60,6 +77,8 @@ def build_bilstm_textcat(
     ensemble_size: int = 1,
     seed: int = 0,
     nO: Optional[int] = None,
+    head: Optional[str] = None,
+    head_options: Optional[Dict[str, Any]] = None,
 ) -> Model[List[Doc], Any]:
     """Build the classifier.
 
@@ -78,6 +97,16 @@ def build_bilstm_textcat(
     ensemble_size: members trained from different seeds; probabilities averaged.
     seed: seed of the first member's initial weights (member i: seed + 1000 i).
     nO: number of labels; set by the component from its labels when null.
+    head: null (a linear layer; training by ``P - Y`` over all labels) or the output
+        head for very many exclusive labels: "hierarchical" (Huffman tree over the
+        label frequencies; O(H log C) per document), "negative" (negative sampling),
+        "nce", "sampled" (sampled softmax) or "full" (the exact softmax as a head).
+        See ``tsunagu.heads`` for the maths.
+    head_options: the head's settings, e.g. ``{"n_samples": 5}`` (negative, nce,
+        sampled), ``{"power": 0.75}`` (noise distribution: label counts ** power),
+        ``{"tree": "balanced"}`` (hierarchical), ``{"learn_log_z": false}`` (nce).
+        ``sparse`` (sparse gradients and row-wise updates) is true by default for
+        every head but "full".
     """
     if pooling not in POOLINGS:
         raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
@@ -89,6 +118,14 @@ def build_bilstm_textcat(
             raise ConfigError(f"{name} must be an integer >= {low}, not {value!r}.")
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), not {dropout!r}.")
+    if head is None:
+        if head_options:
+            raise ConfigError(f"head_options {dict(head_options)} are set but head is null; "
+                              "name a head (e.g. head = \"hierarchical\") or drop the options.")
+    else:
+        if exclusive_classes is False:
+            raise ConfigError(no_multilabel_head(head))
+        head_options = check_head(head, head_options)
 
     from thinc.api import PyTorchWrapper_v3
 
@@ -96,10 +133,17 @@ def build_bilstm_textcat(
 
     module = BiLSTMClassifier(hidden_width=hidden_width, depth=depth, dropout=dropout,
                               pooling=pooling, ensemble_size=ensemble_size,
-                              freeze_embeddings=freeze_embeddings, seed=seed)
+                              freeze_embeddings=freeze_embeddings, seed=seed,
+                              head=head, head_options=head_options)
     network = PyTorchWrapper_v3(module, convert_inputs=_convert_inputs,
                                 convert_outputs=_convert_outputs,
                                 serialize_model=serialize, deserialize_model=deserialize)
+    if head is not None:
+        from .sparse_rows import SparseRowsShim
+
+        # The same shim with row-wise updates of the head's sparse gradients.
+        network.shims[0] = SparseRowsShim(module, serialize_model=serialize,
+                                          deserialize_model=deserialize)
     network.attrs["exclusive_classes"] = exclusive_classes
     return Model(
         "tsunagu_textcat_bilstm",
@@ -119,6 +163,47 @@ def build_bilstm_textcat(
             "vectors": None,
         },
     )
+
+
+def check_head(head: str, options: Optional[Dict[str, Any]]) -> dict:
+    """The head's options, completed with its defaults (``sparse`` true for every head
+    but "full"); ``ConfigError`` naming the problem for an unknown head or option."""
+    from tsunagu.heads import HEADS, HeadError, make_head
+
+    if head not in HEADS:
+        raise ConfigError(f"Unknown head {head!r} for the BiLSTM classifier; choose one of "
+                          f"{', '.join(HEADS)}, or null for the plain linear output layer.")
+    options = dict(options or {})
+    if head != "full":
+        options.setdefault("sparse", True)
+    try:
+        # A tiny head of the same kind validates the options and fills in the defaults.
+        probe = make_head(head, 2, 2, counts=[1.0, 1.0], **options)
+    except HeadError as e:
+        raise ConfigError(f"head = {head!r}, head_options = {options}: {e}") from None
+    return dict(probe.options)
+
+
+def no_multilabel_head(head: str) -> str:
+    return (f"head = {head!r} needs exclusive classes: the heads are softmax-type models "
+            "of one label per document, p(label | doc) summing to one over the labels. For "
+            "multi-label classification (exclusive_classes = false) set head = null.")
+
+
+def model_head(model: Model) -> Optional[str]:
+    """The head of a ``tsunagu.TextCatBiLSTM.v1`` model, or None (a linear layer, or
+    another architecture)."""
+    module = torch_module(model)
+    return None if module is None else module.head
+
+
+def set_label_counts(model: Model, counts) -> None:
+    """Give a ``tsunagu.TextCatBiLSTM.v1`` model with a head the training examples per
+    label (n_labels,), before ``model.initialize``: its Huffman tree or noise
+    distribution is built from them."""
+    module = torch_module(model)
+    if module is not None:
+        module.label_counts = None if counts is None else numpy.asarray(counts, dtype="float64")
 
 
 def torch_module(model: Model):
@@ -187,14 +272,23 @@ def _init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
     if model.attrs["exclusive_classes"] is None:
         raise ConfigError("Set exclusive_classes (true or false) in the BiLSTM classifier's "
                           "model config.")
+    module = torch_module(model)
+    if module.head is not None and not model.attrs["exclusive_classes"]:
+        raise ConfigError(no_multilabel_head(module.head))
     if Y is not None:
         model.set_dim("nO", int(Y.shape[1]), force=True)
     if not model.has_dim("nO"):
         raise ConfigError("The BiLSTM classifier needs its number of labels (nO) to initialize.")
     n_labels = model.get_dim("nO")
-    module = torch_module(model)
     data = numpy.asarray(model.ops.to_numpy(vectors.data), dtype="float32")
-    module.build(vectors.shape[0], vectors.shape[1], n_labels, vectors=data)
+    if module.head is None:
+        module.build(vectors.shape[0], vectors.shape[1], n_labels, vectors=data)
+    else:
+        counts = getattr(module, "label_counts", None)
+        if counts is not None and len(counts) != n_labels:
+            raise ConfigError(f"The BiLSTM classifier got {len(counts)} label counts for "
+                              f"{n_labels} labels.")
+        module.build(vectors.shape[0], vectors.shape[1], n_labels, vectors=data, counts=counts)
     model.attrs["vectors"] = vectors_fingerprint(vectors)
 
 
@@ -207,13 +301,27 @@ class _Batch:
     order: numpy.ndarray  # (B,) input index of the i-th longest document
     inverse: numpy.ndarray  # (B,) position of input document k in the sorted batch
     empty: numpy.ndarray  # (B,) bool: the document had no tokens (one padding row)
+    targets: Optional[numpy.ndarray] = None  # (B,) gold class per document, in input order
 
 
-def _forward(model: Model, docs: List[Doc], is_train: bool, max_length: int = 0):
+def _forward(model: Model, X, is_train: bool, max_length: int = 0):
+    """``docs`` -> probabilities (B, C); with a head also ``(docs, targets)`` ->
+    the members' losses (N,), whose backward pass takes ``d_loss`` (N,)."""
     module = torch_module(model)
     if not module.built:
         raise ConfigError("The BiLSTM classifier is not initialized: call nlp.initialize() "
                           "(spacy train does) or load a trained pipeline.")
+    docs, targets = X if isinstance(X, tuple) else (X, None)
+    if targets is not None:
+        if module.head is None:
+            raise ConfigError("Only a BiLSTM classifier with a head (model.head) is trained from "
+                              "gold class indices; without one it is trained through P - Y.")
+        targets = numpy.asarray(targets, dtype="int64")
+        if targets.shape != (len(docs),):
+            raise ConfigError(f"{len(docs)} documents need {len(docs)} gold class indices, "
+                              f"not an array of shape {targets.shape}.")
+        if not docs:
+            return model.ops.alloc1f(module.ensemble_size), lambda d_loss: []
     if not docs:
         return model.ops.alloc2f(0, model.get_dim("nO")), lambda dY: []
     check_vectors(model, docs[0].vocab.vectors)
@@ -235,7 +343,7 @@ def _forward(model: Model, docs: List[Doc], is_train: bool, max_length: int = 0)
     order = numpy.argsort(-lengths, kind="stable")
     inverse = numpy.empty_like(order)
     inverse[order] = numpy.arange(len(order))
-    batch = _Batch(rows, lengths, order, inverse, numpy.array(empty, dtype=bool))
+    batch = _Batch(rows, lengths, order, inverse, numpy.array(empty, dtype=bool), targets)
     Y, backprop_network = model.layers[0](batch, is_train)
 
     def backprop(dY):
@@ -255,7 +363,10 @@ def _convert_inputs(model: Model, batch: _Batch, is_train: bool):
     for i, k in enumerate(batch.order):
         ids[i, :batch.lengths[k]] = batch.rows[k]
     lengths = torch.from_numpy(batch.lengths[batch.order].copy())
-    return ArgsKwargs(args=(torch.from_numpy(ids), lengths), kwargs={}), lambda d_inputs: []
+    args = (torch.from_numpy(ids), lengths)
+    if batch.targets is not None:
+        args += (torch.from_numpy(batch.targets[batch.order]),)
+    return ArgsKwargs(args=args, kwargs={}), lambda d_inputs: []
 
 
 def _convert_outputs(model: Model, inputs_outputs, is_train: bool):
@@ -263,13 +374,19 @@ def _convert_outputs(model: Model, inputs_outputs, is_train: bool):
     from thinc.api import ArgsKwargs, torch2xp, xp2torch
 
     batch, (logits, attention) = inputs_outputs
+    module = model.shims[0]._model
+    if batch.targets is not None:
+        return _convert_losses(model, logits)
     exclusive = model.attrs["exclusive_classes"]
     with torch.no_grad():
-        probs = torch.softmax(logits, dim=-1) if exclusive else torch.sigmoid(logits)  # (N, B, C)
+        if module.head is not None:
+            probs = logits.exp()  # the head's log p(c | doc), normalised over the labels
+        else:
+            # (N, B, C)
+            probs = torch.softmax(logits, dim=-1) if exclusive else torch.sigmoid(logits)
         mean = probs.mean(dim=0)
     Y = model.ops.asarray2f(torch2xp(mean)[batch.inverse])
     if not is_train:
-        module = model.shims[0]._model
         module.doc_attention = None
         if attention is not None:
             weights = torch2xp(attention)
@@ -280,10 +397,28 @@ def _convert_outputs(model: Model, inputs_outputs, is_train: bool):
             ]
 
     def backprop(dY):
+        if module.head is not None:
+            raise ConfigError(
+                f"The BiLSTM classifier with head = {module.head!r} is trained on the head's own "
+                "loss, not through dY = P - Y: train it with the tsunagu_textcat_lstm component "
+                "(its update passes the gold labels), not with spaCy's textcat.")
         dY_sorted = numpy.asarray(dY, dtype="float32")[batch.order]
         grad = numpy.broadcast_to(dY_sorted, probs.shape).copy()
         if probs.shape[0] > 1:
             grad += (probs.numpy() - mean.numpy()[None]) * (dY_sorted != 0)[None]
         return ArgsKwargs(args=(logits,), kwargs={"grad_tensors": (xp2torch(grad),)})
+
+    return Y, backprop
+
+
+def _convert_losses(model: Model, losses):
+    """The members' losses (N,) as an array, and a backward pass from ``d_loss`` (N,)."""
+    from thinc.api import ArgsKwargs, torch2xp, xp2torch
+
+    Y = model.ops.asarray1f(torch2xp(losses.detach()))
+
+    def backprop(d_loss):
+        d = xp2torch(model.ops.asarray1f(d_loss).copy(), device=losses.device)
+        return ArgsKwargs(args=(losses,), kwargs={"grad_tensors": (d,)})
 
     return Y, backprop

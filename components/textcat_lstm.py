@@ -19,6 +19,24 @@ Settings of the component (model settings: ``architectures.py``):
     n_threads: torch threads; 0: the CPUs this process may use (affinity, cgroup
         quota) that are not busy (load average) when the component is made, at
         least 1. Applies to the whole process.
+    top_k: 0: ``doc.cats`` holds every label (spaCy's convention). k > 0: only the k
+        most probable labels, with their probabilities; the others are absent.
+
+Very many labels (thousands to hundreds of thousands, exclusive classes): set the
+model's ``head`` (``"hierarchical"``, ``"negative"``, ...; ``architectures.py``).
+Training then computes the head's loss from the gold label indices, in O(H log C)
+or O(H K) per document instead of the O(H C) of scoring every label (the label
+counts for the Huffman tree and the noise distribution are taken from the training
+examples in ``initialize``). Prediction still computes p(label | doc) for all C
+labels (one matrix product; no backward pass, no optimizer step), but a ``doc.cats``
+of 50,000 floats per document is ~5 MB of Python objects for nothing: set ``top_k``
+(e.g. 10). spaCy's scorer treats an absent label as probability 0, so with
+exclusive classes (argmax) accuracy and the P/R/F scores are the same as with all
+labels present; only the per-label AUC sees 0 instead of a small probability. With
+``top_k`` (exclusive classes) ``score`` computes spaCy's scores from the labels
+present, in linear time, instead of spaCy's loop over every label of every
+document.
+The default (``head = null``, ``top_k = 0``) is the classifier as it always was.
 
 This module is named by a ``spacy_factories`` entry point, so it imports torch
 only inside functions.
@@ -28,6 +46,7 @@ only inside functions.
 # settings with pydantic, which needs real annotations.
 import math
 import os
+import warnings
 from typing import Callable, Iterable, List, Optional, Sequence
 
 import numpy
@@ -41,7 +60,8 @@ from thinc.api import Config, Model
 
 from tsunagu.errors import ConfigError, LabelError
 
-from .architectures import check_vectors, last_attention, torch_module
+from .architectures import (check_vectors, last_attention, model_head, no_multilabel_head,
+                            set_label_counts, torch_module)
 
 DEFAULT_MODEL_CONFIG = """
 [model]
@@ -57,8 +77,12 @@ max_length = 0
 ensemble_size = 1
 seed = 0
 nO = null
+head = null
+head_options = null
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
+# Beyond this many labels a full doc.cats per document is a cost worth a warning.
+MANY_LABELS = 5000
 
 
 @Language.factory(
@@ -70,6 +94,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
         "threshold": 0.5,
         "quantize": False,
         "n_threads": 0,
+        "top_k": 0,
     },
     default_score_weights={
         "cats_score": 1.0,
@@ -85,9 +110,10 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
     },
 )
 def make_textcat_lstm(nlp: Language, name: str, model: Model, exclusive_classes: bool,
-                      threshold: float, quantize: bool, n_threads: int) -> "TextCatLSTM":
+                      threshold: float, quantize: bool, n_threads: int,
+                      top_k: int = 0) -> "TextCatLSTM":
     return TextCatLSTM(nlp.vocab, model, name, exclusive_classes=exclusive_classes,
-                       threshold=threshold, quantize=quantize, n_threads=n_threads)
+                       threshold=threshold, quantize=quantize, n_threads=n_threads, top_k=top_k)
 
 
 class TextCatLSTM(TrainablePipe):
@@ -96,7 +122,7 @@ class TextCatLSTM(TrainablePipe):
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "textcat_lstm", *,
                  exclusive_classes: bool = True, threshold: float = 0.5,
-                 quantize: bool = False, n_threads: int = 0) -> None:
+                 quantize: bool = False, n_threads: int = 0, top_k: int = 0) -> None:
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -115,6 +141,14 @@ class TextCatLSTM(TrainablePipe):
             )
         if not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"threshold must be in [0, 1], not {threshold!r}.")
+        if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0:
+            raise ConfigError(f"top_k must be an integer >= 0 (0: every label), not {top_k!r}.")
+        self.top_k = top_k
+        self.head = model_head(model)
+        if self.head is not None and not exclusive_classes:
+            raise ConfigError(f"The component '{name}' has exclusive_classes = false, but "
+                              + no_multilabel_head(self.head))
+        self._index_cache: tuple = (None, 0, {})
         module = torch_module(model)
         if quantize and module is None:
             raise ConfigError("quantize = true needs the tsunagu.TextCatBiLSTM.v1 architecture.")
@@ -134,13 +168,24 @@ class TextCatLSTM(TrainablePipe):
     def label_data(self) -> List[str]:
         return list(self.labels)
 
+    def _label_index(self) -> dict:
+        """{label: column}, kept between batches (50,000 labels: ~5 ms to rebuild)."""
+        labels = self.cfg["labels"]
+        if self._index_cache[0] is not labels or self._index_cache[1] != len(labels):
+            self._index_cache = (labels, len(labels), {label: j for j, label in enumerate(labels)})
+        return self._index_cache[2]
+
     def add_label(self, label: str) -> int:
         if not isinstance(label, str) or not label:
             raise LabelError(f"A label must be a non-empty string, not {label!r}.")
-        if label in self.labels:
+        index = self._label_index()  # not `in self.labels`: O(C) per label, O(C^2) in all
+        if label in index:
             return 0
         self._allow_extra_label()
-        self.cfg["labels"].append(label)
+        labels = self.cfg["labels"]
+        labels.append(label)
+        index[label] = len(labels) - 1
+        self._index_cache = (labels, len(labels), index)
         self.vocab.strings.add(label)
         return 1
 
@@ -175,13 +220,62 @@ class TextCatLSTM(TrainablePipe):
                 f"Exclusive classes need at least two labels; the training data has only "
                 f"{self.labels[0]!r}. For yes/no decisions use exclusive_classes = false."
             )
-        index = {label: j for j, label in enumerate(self.labels)}
+        index = self._label_index()
         for i, (cats, snippet) in enumerate(annotations):
             self._check_cats(cats, i, snippet, index)
         if not sample:
             raise LabelError(f"The component '{self.name}' got no training examples.")
+        if self.head is not None:
+            # Examples per label: the Huffman tree gives frequent labels short paths;
+            # the sampling heads draw negatives from counts ** power.
+            counts = numpy.zeros(len(self.labels), dtype="float64")
+            for cats, _ in annotations:
+                for label, value in cats.items():
+                    if value == 1.0:
+                        counts[index[label]] += 1
+            set_label_counts(self.model, counts)
+        if len(self.labels) > MANY_LABELS and not self.top_k:
+            warnings.warn(f"The classifier '{self.name}' has {len(self.labels)} labels and "
+                          "top_k = 0: every doc.cats will hold all of them. Set top_k (e.g. 10) "
+                          "to keep only the most probable labels.", stacklevel=2)
         label_sample = self.model.ops.alloc2f(len(sample), len(self.labels))
         self.model.initialize(X=sample, Y=label_sample)
+
+    def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd=None,
+               losses: Optional[dict] = None) -> dict:
+        """Without a head: spaCy's update (``get_loss``'s ``P - Y``). With a head: the
+        model takes the documents and their gold label indices and returns each
+        ensemble member's ``head.loss`` (mean over the documents); its backward pass
+        is fed ``d_loss = n_docs``, the gradient of the loss summed over documents,
+        which is the scale of ``P - Y`` per document. Documents without ``cats``
+        are left out."""
+        if self.head is None:
+            return super().update(examples, drop=drop, sgd=sgd, losses=losses)
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        validate_examples(examples, "TextCatLSTM.update")
+        docs, targets = self._gold_indices(list(examples))
+        if not docs:
+            return losses
+        member_losses, backprop = self.model.begin_update((docs, targets))
+        backprop(self.model.ops.alloc1f(len(member_losses)) + float(len(docs)))
+        if sgd not in (None, False):
+            self.finish_update(sgd)
+        losses[self.name] += float(numpy.mean(self.model.ops.to_numpy(member_losses)))
+        return losses
+
+    def _gold_indices(self, examples: List[Example]) -> tuple[List[Doc], numpy.ndarray]:
+        """The annotated examples' predicted docs and the column of their positive label."""
+        index = self._label_index()
+        docs, targets = [], []
+        for i, eg in enumerate(examples):
+            cats = eg.reference.cats
+            self._check_cats(cats, i, eg.reference, index)
+            if cats:
+                docs.append(eg.predicted)
+                targets.append(next(index[label] for label, v in cats.items() if v == 1.0))
+        return docs, numpy.asarray(targets, dtype="int64")
 
     def get_loss(self, examples: Iterable[Example], scores) -> tuple[float, numpy.ndarray]:
         """Cross-entropy (exclusive) or binary cross-entropy (multi-label) per
@@ -202,7 +296,7 @@ class TextCatLSTM(TrainablePipe):
         return float(losses.sum() / n), d_scores
 
     def _examples_to_truth(self, examples: List[Example]):
-        index = {label: j for j, label in enumerate(self.labels)}
+        index = self._label_index()
         truths = numpy.zeros((len(examples), len(self.labels)), dtype="float32")
         not_missing = numpy.ones_like(truths)
         for i, eg in enumerate(examples):
@@ -230,7 +324,7 @@ class TextCatLSTM(TrainablePipe):
             raise LabelError(
                 f"Document {i} ({snippet}) has the label(s) {', '.join(map(repr, unknown))}, "
                 f"which the classifier '{self.name}' does not know; its labels are "
-                f"{', '.join(self.labels)}. Its labels come from the training data: a label that "
+                f"{_some(self.labels)}. Its labels come from the training data: a label that "
                 "appears only in dev or test data cannot be predicted."
             )
         values = list(cats.values())
@@ -258,15 +352,31 @@ class TextCatLSTM(TrainablePipe):
         return self.model.ops.to_numpy(scores), last_attention(self.model)
 
     def set_annotations(self, docs: Iterable[Doc], predictions) -> None:
-        """``doc.cats`` from the probabilities; ``doc._.attention`` from the
-        attention weights (``predictions`` may also be a bare score array)."""
+        """``doc.cats`` from the probabilities (every label, or with ``top_k`` the k
+        most probable, most probable first); ``doc._.attention`` from the attention
+        weights (``predictions`` may also be a bare score array)."""
         if isinstance(predictions, tuple):
             scores, attention = predictions
         else:
             scores, attention = predictions, None
+        labels = self.labels
+        index = self._label_index()
+        top = None
+        if self.top_k and self.top_k < len(labels) and len(scores):
+            # argpartition: O(C) per document, then only k to sort.
+            top = numpy.argpartition(-scores, self.top_k - 1, axis=1)[:, :self.top_k]
         for i, doc in enumerate(docs):
-            for j, label in enumerate(self.labels):
-                doc.cats[label] = float(scores[i, j])
+            if top is None:
+                for j, label in enumerate(labels):
+                    doc.cats[label] = float(scores[i, j])
+            else:
+                # This component's labels from an earlier prediction go: doc.cats is
+                # the latest top k, not a mix.
+                for label in [label for label in doc.cats if label in index]:
+                    del doc.cats[label]
+                best = top[i][numpy.argsort(-scores[i, top[i]], kind="stable")]
+                for j in best:
+                    doc.cats[labels[j]] = float(scores[i, j])
             if attention is not None:
                 weights = numpy.zeros(len(doc), dtype="float32")
                 weights[:len(attention[i])] = attention[i]
@@ -274,15 +384,96 @@ class TextCatLSTM(TrainablePipe):
 
     def score(self, examples: Iterable[Example], **kwargs) -> dict:
         """spaCy's text classification scores. With exclusive classes the top label
-        is the prediction (threshold 0); multi-label uses ``threshold``."""
+        is the prediction (threshold 0); multi-label uses ``threshold``.
+
+        With exclusive classes and ``top_k`` the same scores come from
+        ``_score_sparse``, in time linear in the predicted and gold entries:
+        ``Scorer.score_cats`` visits every label of every document in Python
+        (~1 µs each: 4 s for 200 documents x 20,000 labels, minutes per evaluation
+        of a dev set with 100,000 labels)."""
         validate_examples(examples, "TextCatLSTM.score")
         examples = list(examples)
-        index = {label: j for j, label in enumerate(self.labels)}
+        index = self._label_index()
         for i, eg in enumerate(examples):
             self._check_cats(eg.reference.cats, i, eg.reference, index)
+        if self.exclusive_classes and self.top_k and not set(kwargs) - {"threshold"}:
+            scores = self._score_sparse(examples, index)
+            if scores is not None:
+                return scores
         kwargs.setdefault("threshold", 0.0 if self.exclusive_classes else self.threshold)
         return Scorer.score_cats(examples, "cats", labels=self.labels,
                                  multi_label=not self.exclusive_classes, **kwargs)
+
+    def _score_sparse(self, examples: List[Example], index: dict) -> Optional[dict]:
+        """``Scorer.score_cats(examples, "cats", labels, multi_label=False)`` from the
+        entries present in ``doc.cats`` (an absent label scores 0, as there).
+
+        P/R/F: spaCy's argmax rule and ``PRFScore`` objects, so the same floats.
+        AUC of label c: in spaCy, the ROC area of (score of c, [gold is c]) over
+        every document, i.e. the Mann-Whitney statistic
+            AUC_c = (#{(p, n): s_p > s_n} + ½ #{(p, n): s_p = s_n}) / (n_pos · n_neg),
+        p over the documents whose gold label is c, n over all others. Most
+        negatives lack c and score 0: they are counted, not listed. Equal to
+        spaCy's trapezoidal ROC area up to rounding. None (spaCy's scorer then)
+        if a document has no predicted label."""
+        from collections import defaultdict
+
+        from spacy.scorer import PRFScore
+
+        labels = self.labels
+        f_per_type = {label: PRFScore() for label in labels}
+        positives, negatives = defaultdict(list), defaultdict(list)
+        for eg in examples:
+            pred = {k: v for k, v in eg.predicted.cats.items() if k in index}
+            gold = {k: v for k, v in eg.reference.cats.items() if k in index}
+            if not pred:
+                return None
+            gold_positive = {k for k, v in gold.items() if v}
+            for label in gold_positive:
+                positives[label].append(pred.get(label, 0.0))
+            for label, value in pred.items():
+                if label not in gold_positive:
+                    negatives[label].append(value)
+            pred_label = max(pred.items(), key=lambda it: it[1])[0]
+            if gold:
+                gold_label = max(gold.items(), key=lambda it: it[1])[0]
+                if pred_label == gold_label:
+                    f_per_type[pred_label].tp += 1
+                else:
+                    f_per_type[gold_label].fn += 1
+                    f_per_type[pred_label].fp += 1
+            else:
+                f_per_type[pred_label].fp += 1
+        auc_per_type = dict.fromkeys(labels)
+        for label, pos in positives.items():
+            n_neg = len(examples) - len(pos)
+            if n_neg == 0:
+                continue  # one class only: not binary, as in spaCy
+            listed = numpy.sort(numpy.asarray(negatives.get(label, []), dtype="float64"))
+            zeros = n_neg - len(listed)  # negatives without the label: score 0
+            pos = numpy.asarray(pos, dtype="float64")
+            below = numpy.searchsorted(listed, pos, "left") + zeros * (pos > 0.0)
+            ties = (numpy.searchsorted(listed, pos, "right") - numpy.searchsorted(listed, pos, "left")
+                    + zeros * (pos == 0.0))
+            auc_per_type[label] = float((below + 0.5 * ties).sum() / (len(pos) * n_neg))
+        micro = PRFScore()
+        for prf in f_per_type.values():
+            micro += prf
+        n_cats = len(f_per_type) + 1e-100
+        macro_f = sum(prf.fscore for prf in f_per_type.values()) / n_cats
+        return {
+            "cats_score": macro_f,
+            "cats_score_desc": "macro F",
+            "cats_micro_p": micro.precision,
+            "cats_micro_r": micro.recall,
+            "cats_micro_f": micro.fscore,
+            "cats_macro_p": sum(prf.precision for prf in f_per_type.values()) / n_cats,
+            "cats_macro_r": sum(prf.recall for prf in f_per_type.values()) / n_cats,
+            "cats_macro_f": macro_f,
+            "cats_macro_auc": sum(v for v in auc_per_type.values() if v is not None) / n_cats,
+            "cats_f_per_type": {k: v.to_dict() for k, v in f_per_type.items()},
+            "cats_auc_per_type": auc_per_type,
+        }
 
     # -- serialization --------------------------------------------------------
 
@@ -297,6 +488,7 @@ class TextCatLSTM(TrainablePipe):
         return self
 
     def _after_load(self) -> None:
+        self.head = model_head(self.model)
         declared = self.model.attrs.get("exclusive_classes")
         if declared is not None and bool(declared) != self.exclusive_classes:
             raise ConfigError(f"The saved classifier '{self.name}' was trained with "
@@ -356,6 +548,13 @@ def configure_threads(n_threads: int) -> int:
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
+
+
+def _some(labels: Sequence[str], n: int = 30) -> str:
+    """The labels, or the first n of very many (an error message, not a dump)."""
+    if len(labels) <= n:
+        return ", ".join(labels)
+    return f"{', '.join(labels[:n])}, ... ({len(labels)} in all)"
 
 
 def _snippet(doc: Doc) -> str:
