@@ -40,7 +40,9 @@ def trained(tmp_path_factory):
            "--paths.train", str(tmp / "train.spacy"), "--paths.dev", str(tmp / "test.spacy"),
            "--training.max_steps", "60", "--training.eval_frequency", "60",
            "--training.optimizer.learn_rate.warmup_steps", "6",
-           "--training.optimizer.learn_rate.initial_rate", "0.0001", "--training.batcher.size", "500"]
+           "--training.optimizer.learn_rate.initial_rate", "0.0001", "--training.batcher.size", "500",
+           # each batch in two halves, one optimizer step: the effective batch is the whole batch
+           "--training.accumulate_gradient", "2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return spacy.load(out / "model-last"), splits["test"]
