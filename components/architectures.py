@@ -38,6 +38,23 @@ heads get sparse gradients by default (``head_options.sparse``), and the wrapper
 shim updates only the touched output rows (``sparse_rows.py``): a dense Adam step
 over a (C, H) matrix would cost more than the head saves.
 
+Bag of words (``bow = true``), as spaCy's ``TextCatEnsemble`` adds its linear
+``TextCatBOW`` to a neural model: every member's logits get the scores of a linear
+model over the document's hashed n-grams (``bow_ngrams`` = 1: unigrams, 2: and
+bigrams), an ``nn.EmbeddingBag(bow_buckets, C, mode="sum")``, before the softmax or
+sigmoid. Its features are the same token attribute the embedding lookup uses
+(``attr``, e.g. NORM), over ALL the document's tokens: also those past
+``max_length`` and those without a vector (an out-of-vocabulary word, which the
+LSTM sees as the one shared OOV row, keeps its own feature here). Hashing
+(``bow_features``): unigram ``mix(key ^ S1)``, bigram ``mix(mix(a ^ S1) * K ^
+mix(b ^ S1))`` (an ordered pair), with ``mix`` the splitmix64 finalizer, modulo
+``bow_buckets``; vectorised over the batch in numpy. One table per member: each
+member stays a whole model trained on its own cross-entropy (``P_i - Y``). The
+table has sparse gradients, and the same ``SparseRowsShim`` as the heads updates
+only the rows of the batch's features with the optimizer's Adam. Not combined
+with a head (a ``ConfigError``). ``bow = false`` (the default) adds nothing: the
+same weights, outputs and saved bytes as before.
+
 Without a head the model is usable in spaCy's own ``textcat`` / ``textcat_multilabel`` too; the
 ``tsunagu_textcat_lstm`` component adds ``doc._.attention``, int8 inference and
 clear errors. This module is named by a ``spacy_architectures`` entry point, so it
@@ -79,6 +96,9 @@ def build_bilstm_textcat(
     nO: Optional[int] = None,
     head: Optional[str] = None,
     head_options: Optional[Dict[str, Any]] = None,
+    bow: bool = False,
+    bow_buckets: int = 2 ** 18,
+    bow_ngrams: int = 2,
 ) -> Model[List[Doc], Any]:
     """Build the classifier.
 
@@ -107,6 +127,10 @@ def build_bilstm_textcat(
         ``{"tree": "balanced"}`` (hierarchical), ``{"learn_log_z": false}`` (nce).
         ``sparse`` (sparse gradients and row-wise updates) is true by default for
         every head but "full".
+    bow: add a linear bag-of-words model's scores to each member's logits (like
+        spaCy's TextCatEnsemble): hashed n-grams of ``attr`` over all the tokens.
+    bow_buckets: rows of the hashed feature table (n-grams are hashed modulo it).
+    bow_ngrams: 1 (unigrams) or 2 (unigrams and bigrams).
     """
     if pooling not in POOLINGS:
         raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
@@ -118,6 +142,17 @@ def build_bilstm_textcat(
             raise ConfigError(f"{name} must be an integer >= {low}, not {value!r}.")
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), not {dropout!r}.")
+    if not isinstance(bow, bool):
+        raise ConfigError(f"bow must be true or false, not {bow!r}.")
+    if not isinstance(bow_buckets, int) or isinstance(bow_buckets, bool) or bow_buckets < 1:
+        raise ConfigError(f"bow_buckets must be an integer >= 1, not {bow_buckets!r}.")
+    if bow_ngrams not in (1, 2) or isinstance(bow_ngrams, bool):
+        raise ConfigError(f"bow_ngrams must be 1 (unigrams) or 2 (unigrams and bigrams), "
+                          f"not {bow_ngrams!r}.")
+    if bow and head is not None:
+        raise ConfigError(f"bow = true and head = {head!r} cannot be combined: the bag-of-words "
+                          "scores are added to the logits of the linear output layer. Set "
+                          "head = null (tens of labels) or bow = false (very many labels).")
     if head is None:
         if head_options:
             raise ConfigError(f"head_options {dict(head_options)} are set but head is null; "
@@ -134,14 +169,16 @@ def build_bilstm_textcat(
     module = BiLSTMClassifier(hidden_width=hidden_width, depth=depth, dropout=dropout,
                               pooling=pooling, ensemble_size=ensemble_size,
                               freeze_embeddings=freeze_embeddings, seed=seed,
-                              head=head, head_options=head_options)
+                              head=head, head_options=head_options,
+                              bow=bow, bow_buckets=bow_buckets, bow_ngrams=bow_ngrams)
     network = PyTorchWrapper_v3(module, convert_inputs=_convert_inputs,
                                 convert_outputs=_convert_outputs,
                                 serialize_model=serialize, deserialize_model=deserialize)
-    if head is not None:
+    if head is not None or bow:
         from .sparse_rows import SparseRowsShim
 
-        # The same shim with row-wise updates of the head's sparse gradients.
+        # The same shim with row-wise updates of the head's (or the bag of words')
+        # sparse gradients.
         network.shims[0] = SparseRowsShim(module, serialize_model=serialize,
                                           deserialize_model=deserialize)
     network.attrs["exclusive_classes"] = exclusive_classes
@@ -302,6 +339,8 @@ class _Batch:
     inverse: numpy.ndarray  # (B,) position of input document k in the sorted batch
     empty: numpy.ndarray  # (B,) bool: the document had no tokens (one padding row)
     targets: Optional[numpy.ndarray] = None  # (B,) gold class per document, in input order
+    # bow = true: every token's key (attr) per document, in input order, not cut at max_length
+    keys: Optional[List[numpy.ndarray]] = None
 
 
 def _forward(model: Model, X, is_train: bool, max_length: int = 0):
@@ -327,8 +366,11 @@ def _forward(model: Model, X, is_train: bool, max_length: int = 0):
     check_vectors(model, docs[0].vocab.vectors)
     attr_id = ATTR_IDS[model.attrs["attr"]]
     rows, empty = [], []
+    all_keys = [] if module.bow else None
     for doc in docs:
         keys = doc.to_array(attr_id)  # (len(doc),) uint64
+        if all_keys is not None:
+            all_keys.append(keys)
         if max_length:
             keys = keys[:max_length]
         empty.append(len(keys) == 0)
@@ -343,7 +385,8 @@ def _forward(model: Model, X, is_train: bool, max_length: int = 0):
     order = numpy.argsort(-lengths, kind="stable")
     inverse = numpy.empty_like(order)
     inverse[order] = numpy.arange(len(order))
-    batch = _Batch(rows, lengths, order, inverse, numpy.array(empty, dtype=bool), targets)
+    batch = _Batch(rows, lengths, order, inverse, numpy.array(empty, dtype=bool), targets,
+                   all_keys)
     Y, backprop_network = model.layers[0](batch, is_train)
 
     def backprop(dY):
@@ -366,7 +409,61 @@ def _convert_inputs(model: Model, batch: _Batch, is_train: bool):
     args = (torch.from_numpy(ids), lengths)
     if batch.targets is not None:
         args += (torch.from_numpy(batch.targets[batch.order]),)
-    return ArgsKwargs(args=args, kwargs={}), lambda d_inputs: []
+    kwargs = {}
+    if batch.keys is not None:
+        features, offsets = bow_features([batch.keys[k] for k in batch.order],
+                                         module.bow_buckets, module.bow_ngrams)
+        kwargs["bow"] = (torch.from_numpy(features), torch.from_numpy(offsets))
+    return ArgsKwargs(args=args, kwargs=kwargs), lambda d_inputs: []
+
+
+# splitmix64's finalizer (Steele et al. 2014) and two fixed 64-bit constants.
+_MIX1 = numpy.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = numpy.uint64(0x94D049BB133111EB)
+_UNIGRAM_SALT = numpy.uint64(0x9E3779B97F4A7C15)
+_BIGRAM_MULT = numpy.uint64(0xD6E8FEB86659FD93)
+
+
+def _mix64(x: numpy.ndarray) -> numpy.ndarray:
+    """splitmix64's finalizer on uint64 (arithmetic modulo 2^64)."""
+    with numpy.errstate(over="ignore"):
+        x = (x ^ (x >> numpy.uint64(30))) * _MIX1
+        x = (x ^ (x >> numpy.uint64(27))) * _MIX2
+        return x ^ (x >> numpy.uint64(31))
+
+
+def bow_features(keys: List[numpy.ndarray], buckets: int, ngrams: int = 2):
+    """Hashed n-gram features of documents given as their tokens' keys (uint64 attr
+    hashes): ``(features, offsets)`` for ``nn.EmbeddingBag``. Document d's features
+    are its unigrams ``mix(key ^ S)``, then (ngrams = 2) the bigrams of its
+    consecutive tokens ``mix(u_t * K ^ u_{t+1})`` (u: the unigram hashes; ordered,
+    never across documents), each modulo ``buckets``; ``offsets[d]`` is where they
+    start in ``features``. A document without tokens has no features. Vectorised:
+    no Python loop over tokens or documents."""
+    lengths = numpy.fromiter((len(k) for k in keys), dtype="int64", count=len(keys))
+    n_bigrams = numpy.maximum(lengths - 1, 0) if ngrams == 2 else numpy.zeros_like(lengths)
+    counts = lengths + n_bigrams
+    offsets = numpy.zeros(len(keys), dtype="int64")
+    numpy.cumsum(counts[:-1], out=offsets[1:])
+    total = int(lengths.sum())
+    features = numpy.empty(int(counts.sum()), dtype="int64")
+    if total == 0:
+        return features, offsets
+    flat = numpy.concatenate(keys).astype("uint64", copy=False)
+    unigrams = _mix64(flat ^ _UNIGRAM_SALT)
+    m = numpy.uint64(buckets)
+    starts = numpy.cumsum(lengths) - lengths  # first token of each document in `flat`
+    doc_of = numpy.repeat(numpy.arange(len(keys)), lengths)
+    position = numpy.arange(total) - starts[doc_of]  # index of the token in its document
+    features[offsets[doc_of] + position] = (unigrams % m).astype("int64")
+    if ngrams == 2 and total > 1:
+        with numpy.errstate(over="ignore"):
+            bigrams = _mix64((unigrams[:-1] * _BIGRAM_MULT) ^ unigrams[1:])
+        # Pair (t, t + 1) of `flat` is a bigram when t is not its document's last token.
+        first = numpy.flatnonzero(position[:-1] + 1 < lengths[doc_of[:-1]])
+        d = doc_of[first]
+        features[offsets[d] + lengths[d] + position[first]] = (bigrams[first] % m).astype("int64")
+    return features, offsets
 
 
 def _convert_outputs(model: Model, inputs_outputs, is_train: bool):

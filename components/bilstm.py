@@ -23,6 +23,15 @@ embeddings are fine-tuned) and ``n_vectors + 1`` is padding (always zeros).
 Output layer: a ``nn.Linear`` to C scores (the default), or a large-output head of
 ``tsunagu.heads`` (``head = "hierarchical"``, ``"negative"``, ...) over the same
 pooled vector, trained on its own loss from the gold class indices.
+
+Bag of words (``bow = True``): each member also has an ``nn.EmbeddingBag(buckets,
+C, mode="sum")``, a linear model over the document's hashed unigrams and bigrams
+(all its tokens, hashed on the thinc side), whose scores are added to the member's
+logits, as spaCy's ``TextCatEnsemble`` adds a ``TextCatBOW`` to its neural model.
+Inputs ``bow = (features, offsets)``: the bucket of every feature (F,) int64, the
+documents' features one after the other in the batch's (sorted) order, and where
+each document's start (B,) int64. The table starts at zero (the model starts as the
+BiLSTM alone) and has sparse gradients (``sparse_rows.py`` updates the touched rows).
 """
 
 from __future__ import annotations
@@ -39,6 +48,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 POOLINGS = ("max", "mean", "attention")
 # Head options that define the model's p(label | doc), not only how it is trained.
 HEAD_MEANING = ("tree", "power")
+# Settings of the bag-of-words branch, saved (and compared on loading) only when it is on.
+BOW_SETTINGS = ("bow", "bow_buckets", "bow_ngrams")
 
 
 class AdditiveAttention(nn.Module):
@@ -179,7 +190,8 @@ class BiLSTMClassifier(nn.Module):
 
     def __init__(self, *, hidden_width: int, depth: int, dropout: float, pooling: str,
                  ensemble_size: int, freeze_embeddings: bool, seed: int,
-                 head: Optional[str] = None, head_options: Optional[dict] = None) -> None:
+                 head: Optional[str] = None, head_options: Optional[dict] = None,
+                 bow: bool = False, bow_buckets: int = 2 ** 18, bow_ngrams: int = 2) -> None:
         super().__init__()
         self.hidden_width = hidden_width
         self.depth = depth
@@ -190,11 +202,17 @@ class BiLSTMClassifier(nn.Module):
         self.seed = seed
         self.head = head
         self.head_options = dict(head_options or {})
+        self.bow = bool(bow)
+        self.bow_buckets = int(bow_buckets)
+        self.bow_ngrams = int(bow_ngrams)
         # Training examples per label for a head, set before ``build`` (architectures.py).
         self.label_counts = None
         self.dims: Optional[dict] = None
         self.embeddings = nn.ModuleList()
         self.members = nn.ModuleList()
+        # One bag-of-words table per member when bow is on. Otherwise no module at all:
+        # even an empty ModuleList would show in the state dict's metadata (saved bytes).
+        self.bows = nn.ModuleList() if self.bow else None
         self.quantize = False
         # Per-document attention of the latest prediction (set by the thinc side).
         self.doc_attention = None
@@ -211,6 +229,9 @@ class BiLSTMClassifier(nn.Module):
         if self.head is not None:
             # Only with a head: the files of models without one stay as they were.
             settings.update(head=self.head, head_options=self.head_options)
+        if self.bow:
+            # Likewise only when on.
+            settings.update(bow=True, bow_buckets=self.bow_buckets, bow_ngrams=self.bow_ngrams)
         return settings
 
     @property
@@ -245,6 +266,14 @@ class BiLSTMClassifier(nn.Module):
                                             self.pooling, n_labels, head=self.head,
                                             head_options=self.head_options, counts=counts))
         self.members = nn.ModuleList(members)
+        # Zeros: no random numbers drawn (the members' weights are those of bow = false),
+        # and the sum starts as the BiLSTM's own logits.
+        if self.bow:
+            self.bows = nn.ModuleList(
+                nn.EmbeddingBag(self.bow_buckets, n_labels, mode="sum", sparse=True,
+                                _weight=torch.zeros(self.bow_buckets, n_labels))
+                for _ in range(self.ensemble_size)
+            )
         self._cache.clear()
 
     @property
@@ -256,18 +285,25 @@ class BiLSTMClassifier(nn.Module):
         return self.dims["n_vectors"]
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor,
-                target: Optional[torch.Tensor] = None):
+                target: Optional[torch.Tensor] = None, bow=None):
         """(logits (N, B, C), attention); with a head, log-probabilities instead of
-        logits, or with ``target`` (B,) the members' losses (N,)."""
+        logits, or with ``target`` (B,) the members' losses (N,). ``bow``: the hashed
+        features and offsets of the documents when bow is on (each member's bag
+        scores are added to its logits)."""
+        if self.bow and bow is None:
+            raise ValueError("This BiLSTM classifier has a bag-of-words branch (bow = true): "
+                             "pass the documents' hashed features, bow = (features, offsets).")
         if self.training:
             self._cache.clear()  # the weights are about to change
         elif self.quantize:
-            return self.int8_copy()(ids, lengths, target)
+            return self.int8_copy()(ids, lengths, target, bow)
         mask = torch.arange(ids.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)
         logits, attention = [], []
         for i, member in enumerate(self.members):
             E = self.embeddings[i if len(self.embeddings) > 1 else 0](ids)
             y, w = member(E, lengths, mask, target)
+            if self.bow:
+                y = y + self.bows[i](bow[0], bow[1])
             logits.append(y)
             if w is not None:
                 attention.append(w)
@@ -312,7 +348,13 @@ def deserialize(module: BiLSTMClassifier, data: bytes, device) -> BiLSTMClassifi
         raise ValueError("not the weights of a tsunagu BiLSTM classifier")
     saved, ours = msg.get("settings") or {}, module.settings()
     different = [f"{k} = {saved[k]!r} (saved) vs {ours[k]!r} (config)" for k in ours
-                 if k in saved and saved[k] != ours[k] and k not in ("head", "head_options")]
+                 if k in saved and saved[k] != ours[k]
+                 and k not in ("head", "head_options", *BOW_SETTINGS)]
+    # The bag of words, too, is saved only when on: absent means off.
+    for k, off in zip(BOW_SETTINGS, (False, None, None)):
+        a, b = saved.get(k, off), ours.get(k, off)
+        if a != b:
+            different.append(f"{k} = {a!r} (saved) vs {b!r} (config)")
     # A head is saved only when there is one: absent means none, on either side. Of
     # its options only those that change p(label | doc) must agree (the tree; the
     # noise power, which NegativeSampling.log_prob adds back); the number of

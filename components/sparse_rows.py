@@ -26,7 +26,9 @@ approximation. Parameter averages (``use_averages``) are not kept for these rows
 they would only cost time. Every other parameter, and every optimizer that is not
 Adam (RAdam, plain SGD), goes through thinc's dense path unchanged.
 
-Used only for models with a head: the shim of the plain classifier is thinc's own.
+Used only for models with a head or a bag of words (``bow = true``, an
+``nn.EmbeddingBag`` with sparse gradients): the shim of the plain classifier is
+thinc's own.
 """
 
 from __future__ import annotations

@@ -38,6 +38,11 @@ present, in linear time, instead of spaCy's loop over every label of every
 document.
 The default (``head = null``, ``top_k = 0``) is the classifier as it always was.
 
+Long documents (the LSTM reads at most ``max_length`` tokens): set the model's
+``bow = true`` to add a linear bag-of-words model over the hashed unigrams and
+bigrams of all the tokens to the BiLSTM's scores, as spaCy's ``TextCatEnsemble``
+does (``architectures.py``; not with a head).
+
 This module is named by a ``spacy_factories`` entry point, so it imports torch
 only inside functions.
 """
@@ -79,6 +84,9 @@ seed = 0
 nO = null
 head = null
 head_options = null
+bow = false
+bow_buckets = 262144
+bow_ngrams = 2
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
 # Beyond this many labels a full doc.cats per document is a cost worth a warning.
