@@ -34,6 +34,10 @@ class TransformerSimilarity:
         self.name = name
         self.force = force
 
+    def pipe(self, docs, batch_size: int = 128):
+        for doc in docs:
+            yield self(doc)
+
     def __call__(self, doc: Doc) -> Doc:
         if not Doc.has_extension(TRF_DATA) or getattr(doc._, TRF_DATA, None) is None:
             raise ValueError(f"{self.name}: the document has no transformer output; put the "
