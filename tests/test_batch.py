@@ -160,7 +160,10 @@ def test_killed_process_resumes_with_the_same_command(tmp_path, how):
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "tsunagu", "apply", corpus, out, "--batch-size", "8",
            "--checkpoint-seconds", "0", "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A suite started in the background (nohup, `&`) ignores SIGINT, and children
+    # inherit that; restore the default so that Python raises KeyboardInterrupt.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for_parts(tmp_path / "out.jsonl.partial", 3, proc)
     proc.send_signal(signal.SIGKILL if how == "kill -9" else signal.SIGINT)
     _, err = proc.communicate(timeout=60)
