@@ -12,7 +12,7 @@ Livedoor titles against the BiLSTM and spaCy's TextCatBOW (same split, same run)
 2. Fine-tuning and test: ``benchmarks/bench_textcat.py --fields title --models trf
    lstm bow`` with ``$TSUNAGU_BENCH_TRANSFORMER`` pointing at the pre-trained model
    (configs/trf_livedoor_title.cfg; the LSTM is configs/lstm_livedoor_title.cfg,
-   one seed). Training time is the wall time of ``spacy train``; docs/s counts the
+   the shipped 3-seed ensemble). Training time is the wall time of ``spacy train``; docs/s counts the
    pipeline's components on pre-tokenized documents (for the transformer that
    includes its own Sudachi + WordPiece tokenization).
 
