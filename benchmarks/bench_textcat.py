@@ -167,7 +167,7 @@ def main() -> None:
                         help="config override for MODEL (default lstm) on FIELDS (title or "
                         "title+body), e.g. title:components.textcat_lstm.model.ensemble_size=3 "
                         "or title+body:ensemble:training.max_steps=1000")
-    parser.add_argument("--tag", default="", help="name of this LSTM variant in the results")
+    parser.add_argument("--tag", default="", help="name of this LSTM or transformer variant in the results")
     args = parser.parse_args()
 
     import torch
@@ -178,8 +178,8 @@ def main() -> None:
         data = make_docbins(fields)
         for kind in args.models:
             sets = _overrides(args.set, fields, kind)
-            model_dir, seconds = train(kind, fields, data, args.tag if kind == "lstm" else "", sets)
-            row = {"fields": fields, "model": kind, "tag": args.tag if kind == "lstm" else "",
+            model_dir, seconds = train(kind, fields, data, args.tag if kind in ("lstm", "trf") else "", sets)
+            row = {"fields": fields, "model": kind, "tag": args.tag if kind in ("lstm", "trf") else "",
                    "overrides": sets, "train_s": seconds, **evaluate(model_dir, data / "test.spacy")}
             if kind == "lstm":
                 q = evaluate(model_dir, data / "test.spacy", quantize=True)
