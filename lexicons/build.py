@@ -11,6 +11,7 @@ from typing import Optional, Sequence, Union
 import numpy
 
 from .lexicon import Lexicon, LexiconError, read_lexicon
+from .field import DEFAULT_STRENGTH, DEFAULT_TOP, vector_field
 from .network import Network
 from .spin import SpinResult, magnetization_curve, mean_field, select_beta
 
@@ -30,13 +31,19 @@ class BuildResult:
 def build_lexicon(network: Network, seeds: dict[str, int], *, betas: Sequence[float] = DEFAULT_BETAS,
                   beta: Optional[float] = None, select: str = "magnetization",
                   source: str = "", max_iter: int = 400,
-                  only: Optional[set] = None) -> BuildResult:
+                  only: Optional[set] = None, field_vectors=None,
+                  field_strength: float = DEFAULT_STRENGTH, field_top: int = DEFAULT_TOP) -> BuildResult:
     """Solve the spin model on ``network`` with ``seeds`` and return the lexicon.
 
     beta: a fixed β; otherwise one of ``betas`` chosen by ``select``: the largest β
     whose magnetization stays near 0 (Takamura et al.), or the smallest
     leave-one-out error on the seeds (ties: the larger β). ``only``: the words to
-    write (e.g. the Japanese lemmas of a bilingual network); default all."""
+    write (e.g. the Japanese lemmas of a bilingual network); default all.
+
+    field_vectors: word vectors (gensim ``KeyedVectors``) for an external field
+    (``tsunagu.lexicons.field``): β is chosen on the field-free model, then the
+    model is solved again at that β with the field of strength ``field_strength``
+    learnt from the seeds and the ``field_top`` most confident words."""
     if select not in BETA_SELECTION:
         raise LexiconError(f"beta selection must be one of {', '.join(BETA_SELECTION)}, not {select!r}.")
     missing = sorted(w for w in seeds if w not in network.words)
@@ -58,6 +65,14 @@ def build_lexicon(network: Network, seeds: dict[str, int], *, betas: Sequence[fl
         chosen = select_beta(results)
     curve = [(r.beta, r.magnetization, loo[k] if loo else None) for k, r in enumerate(results)]
     words = network.index_to_word
+    field_note = None
+    if field_vectors is not None and field_strength > 0:
+        vf = vector_field(field_vectors, words, index, chosen.spins, strength=field_strength, top=field_top)
+        # Near the critical β the field slows the iteration down (hundreds of steps).
+        chosen = mean_field(weights, index, chosen.beta, init=chosen.spins, field=vf.field,
+                            max_iter=5 * max_iter)
+        field_note = (f"field: vector classifier (strength {field_strength:g}) trained on {vf.trained_on} "
+                      f"seeds and confident words; {vf.with_vectors} words have a vector")
     entries = {}
     for i, x in enumerate(chosen.spins):
         if x == 0 or (only is not None and words[i] not in only):
@@ -72,6 +87,8 @@ def build_lexicon(network: Network, seeds: dict[str, int], *, betas: Sequence[fl
         f"magnetization {chosen.magnetization:+.5f}",
         "score: mean-field spin in [-1, 1]; sign = orientation, magnitude = confidence",
     ]
+    if field_note:
+        header.insert(4, field_note)
     return BuildResult(Lexicon(entries, header), chosen.beta, curve)
 
 

@@ -14,6 +14,11 @@ found by iterating. Seed words with known orientation a_i are held to their labe
 the penalty α Σ_{i∈L} (x_i - a_i)^2 added to βE; α → ∞ (the default) clamps them.
 The sign of x̄_i is word i's orientation and |x̄_i| its confidence.
 
+An external field h (one value per word) adds -Σ_i h_i x_i to the energy, and the
+update becomes x̄_i = tanh(β (Σ_j w_ij x̄_j + h_i)): evidence about a word that does
+not come through the network's links (``tsunagu.lexicons.field`` builds one from
+word vectors). With h = 0 this is the paper's model.
+
 β plays the role of an inverse temperature. Above a critical β the network
 magnetizes: one orientation floods it and the mean spin m = (1/N) Σ x̄_i moves away
 from zero. The paper predicts a good β as the largest one whose magnetization
@@ -42,22 +47,29 @@ class SpinResult:
 
 def mean_field(weights, seeds: dict[int, float], beta: float, *, alpha: Optional[float] = None,
                damping: float = 0.5, tol: float = 1e-5, max_iter: int = 1000,
-               init: Optional[numpy.ndarray] = None) -> SpinResult:
-    """Iterate x̄ = tanh(β W x̄) (damped, vectorized) to a fixed point.
+               init: Optional[numpy.ndarray] = None,
+               field: Optional[numpy.ndarray] = None) -> SpinResult:
+    """Iterate x̄ = tanh(β (W x̄ + h)) (damped, vectorized) to a fixed point.
 
     seeds: word index -> label (+1 / -1). alpha None clamps seeds; a number adds the
-    field -2α(x̄_i - a_i) of the penalty α (x_i - a_i)^2 to seed i.
+    field -2α(x̄_i - a_i) of the penalty α (x_i - a_i)^2 to seed i. field: the
+    external field h, one value per word (default none).
     """
     n = weights.shape[0]
     idx = numpy.fromiter(seeds.keys(), dtype="int64", count=len(seeds))
     labels = numpy.fromiter(seeds.values(), dtype="float64", count=len(seeds))
     x = numpy.zeros(n) if init is None else init.astype("float64").copy()
     x[idx] = labels
+    if field is not None and field.shape != (n,):
+        raise ValueError(f"field has shape {field.shape}; the network has {n} words")
     for iteration in range(1, max_iter + 1):
-        field = beta * (weights @ x)
+        local = weights @ x
+        if field is not None:
+            local += field
+        local *= beta
         if alpha is not None:
-            field[idx] -= 2 * alpha * (x[idx] - labels)
-        new = numpy.tanh(field)
+            local[idx] -= 2 * alpha * (x[idx] - labels)
+        new = numpy.tanh(local)
         if alpha is None:
             new[idx] = labels
         new = damping * x + (1 - damping) * new

