@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from tsunagu.corpora import read_livedoor
+from tsunagu.heldout import is_held_out
 from tsunagu.language_model import LMSettings, train_language_model
-from tsunagu.lm_cli import is_held_out
 from tsunagu.tokenized import keys_of_text
 
 LIVEDOOR = Path(__file__).resolve().parents[2] / "shared" / "data" / "livedoor" / "text"

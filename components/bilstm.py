@@ -11,7 +11,7 @@ hidden width H, C labels and N ensemble members:
                              the batch is sorted by length, longest first
     lengths   (B,)   int64   tokens per document (>= 1), on the CPU
     logits    (N, B, C)      one score vector per member and document; with a head,
-                             log p(c | doc) per member (``head.log_prob``), or with
+                             log p(c | doc) per member (``head.predict_log_prob``), or with
                              gold classes ``target`` (B,) the members' losses (N,)
     attention (B, T) float   attention weights averaged over the members (zeros on
                              padding), or ``None`` unless pooling is "attention"
@@ -41,7 +41,6 @@ import warnings
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -77,7 +76,7 @@ class BiLSTMMember(nn.Module):
     -> linear. E (B, T, E) -> logits (B, C), attention weights (B, T) or None.
 
     With a ``head`` the last step is the head instead of the linear layer: the output
-    is ``head.log_prob(h)`` (B, C), or with ``target`` (B,) the scalar
+    is ``head.predict_log_prob(h)`` (B, C), or with ``target`` (B,) the scalar
     ``head.loss(h, target)`` (a mean over the batch)."""
 
     def __init__(self, width: int, hidden_width: int, depth: int, dropout: float,
@@ -117,60 +116,7 @@ class BiLSTMMember(nn.Module):
             return self.output(hidden), weights
         if target is not None:
             return self.output.loss(hidden, target), weights
-        return head_log_prob(self.output, hidden), weights
-
-
-def head_log_prob(head: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
-    """log p(c | h) for every class, (B, C), without gradient (prediction).
-
-    A hierarchical softmax is walked top-down, each tree node once:
-    log p(root) = 0, log p(child) = log p(parent) + log σ(d · (v_parent·h + b_parent))
-    with d = ±1 the branch; O(B·C) after the matrix product of all inner node
-    scores. ``HierarchicalSoftmax.log_prob`` instead sums every class's whole
-    path, O(B·C·depth): with 20,000 Zipf-distributed labels (Huffman depth up to
-    ~30) prediction ran at ~120 documents/s against ~3,000 for a linear layer.
-    Other heads: their own ``log_prob``."""
-    if getattr(head, "kind", None) != "hierarchical":
-        return head.log_prob(hidden)
-    plan = head.__dict__.get("_levels")
-    if plan is None:
-        plan = head.__dict__["_levels"] = _tree_levels(head.path_nodes, head.path_signs)
-    levels, leaf_parent, leaf_sign = plan
-    with torch.no_grad():
-        n_inner = head.n_classes - 1
-        # Nodes along rows, (C-1, B): the gathers below copy whole rows (~1.5x faster
-        # than gathering columns of (B, C-1)).
-        scores = torch.addmm(head.bias[:n_inner], head.weight[:n_inner], hidden.T)
-        log_node = scores.new_zeros(n_inner, hidden.shape[0])
-        for child, parent, sign in levels:
-            log_node[child] = log_node[parent] + F.logsigmoid(sign.unsqueeze(1) * scores[parent])
-        leaves = log_node[leaf_parent] + F.logsigmoid(leaf_sign.unsqueeze(1) * scores[leaf_parent])
-        return leaves.T
-
-
-def _tree_levels(nodes: torch.Tensor, signs: torch.Tensor):
-    """From padded root-to-leaf paths (C, D) and branch signs (0: padding): for each
-    depth 1.. the inner nodes there with their parents and branch signs, and each
-    leaf's parent and sign."""
-    length = (signs != 0).sum(1)  # >= 1: every leaf hangs below the root
-    rows = torch.arange(nodes.shape[0])
-    leaf_parent, leaf_sign = nodes[rows, length - 1], signs[rows, length - 1]
-    n_inner = nodes.shape[0] - 1
-    parent = torch.full((n_inner,), -1, dtype=torch.int64)
-    sign = torch.zeros(n_inner)
-    depth = torch.zeros(n_inner, dtype=torch.int64)
-    for j in range(1, nodes.shape[1]):
-        on_path = length > j
-        child = nodes[on_path, j]
-        parent[child] = nodes[on_path, j - 1]
-        sign[child] = signs[on_path, j - 1]
-        depth[child] = j
-    levels = []
-    for j in range(1, int(depth.max()) + 1 if n_inner else 1):
-        child = (depth == j).nonzero().squeeze(1)
-        if child.numel():
-            levels.append((child, parent[child], sign[child]))
-    return levels, leaf_parent, leaf_sign
+        return self.output.predict_log_prob(hidden), weights
 
 
 class BiLSTMClassifier(nn.Module):

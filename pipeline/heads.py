@@ -8,6 +8,8 @@ n_classes, counts=None, **options)`` and offers
 * ``log_prob(hidden)``: log p(c | h) for every class, shape (B, C), rows summing to
   one in probability (for evaluation: perplexity, accuracy); ``log_prob_of(hidden,
   target)``: the same for one class per example, shape (B,);
+* ``predict_log_prob(hidden)``: ``log_prob`` for prediction (the hierarchical
+  softmax computes it faster, without gradient);
 * ``to_disk(path)`` / ``Head.from_disk(path)``.
 
 With s_c(h) = w_c·h + b_c the class scores:
@@ -87,6 +89,11 @@ class Head(nn.Module):
 
     def log_prob(self, hidden: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def predict_log_prob(self, hidden: torch.Tensor) -> torch.Tensor:
+        """log p(c | h) for every class, (B, C), for prediction: ``log_prob`` unless a
+        head has a faster way."""
+        return self.log_prob(hidden)
 
     def log_prob_of(self, hidden: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """log p(target | h), shape (B,): the normalised log-probability of one class
@@ -305,6 +312,30 @@ class HierarchicalSoftmax(Head):
             out.append((F.logsigmoid(signs * s) * (signs != 0)).sum(-1))
         return torch.cat(out, dim=1)
 
+    def predict_log_prob(self, hidden):
+        """log p(c | h) for every class, (B, C), without gradient (prediction).
+
+        The tree is walked top-down, each node once:
+        log p(root) = 0, log p(child) = log p(parent) + log σ(d · (v_parent·h + b_parent))
+        with d = ±1 the branch; O(B·C) after the matrix product of all inner node
+        scores. ``log_prob`` instead sums every class's whole path, O(B·C·depth):
+        with 20,000 Zipf-distributed labels (Huffman depth up to ~30) prediction ran
+        at ~120 documents/s against ~3,000 for a linear layer."""
+        plan = self.__dict__.get("_levels")
+        if plan is None:
+            plan = self.__dict__["_levels"] = _tree_levels(self.path_nodes, self.path_signs)
+        levels, leaf_parent, leaf_sign = plan
+        with torch.no_grad():
+            n_inner = self.n_classes - 1
+            # Nodes along rows, (C-1, B): the gathers below copy whole rows (~1.5x faster
+            # than gathering columns of (B, C-1)).
+            scores = torch.addmm(self.bias[:n_inner], self.weight[:n_inner], hidden.T)
+            log_node = scores.new_zeros(n_inner, hidden.shape[0])
+            for child, parent, sign in levels:
+                log_node[child] = log_node[parent] + F.logsigmoid(sign.unsqueeze(1) * scores[parent])
+            leaves = log_node[leaf_parent] + F.logsigmoid(leaf_sign.unsqueeze(1) * scores[leaf_parent])
+            return leaves.T
+
 
 def _rows(head: Head, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The output vectors and biases of ``index`` (any shape): shapes (*, H) and (*),
@@ -364,6 +395,31 @@ def _paths_from_parents(n, parent, branch, root):
         paths.append(p[::-1])
         signs.append(s[::-1])
     return paths, signs
+
+
+def _tree_levels(nodes: torch.Tensor, signs: torch.Tensor):
+    """From padded root-to-leaf paths (C, D) and branch signs (0: padding): for each
+    depth 1.. the inner nodes there with their parents and branch signs, and each
+    leaf's parent and sign."""
+    length = (signs != 0).sum(1)  # >= 1: every leaf hangs below the root
+    rows = torch.arange(nodes.shape[0])
+    leaf_parent, leaf_sign = nodes[rows, length - 1], signs[rows, length - 1]
+    n_inner = nodes.shape[0] - 1
+    parent = torch.full((n_inner,), -1, dtype=torch.int64)
+    sign = torch.zeros(n_inner)
+    depth = torch.zeros(n_inner, dtype=torch.int64)
+    for j in range(1, nodes.shape[1]):
+        on_path = length > j
+        child = nodes[on_path, j]
+        parent[child] = nodes[on_path, j - 1]
+        sign[child] = signs[on_path, j - 1]
+        depth[child] = j
+    levels = []
+    for j in range(1, int(depth.max()) + 1 if n_inner else 1):
+        child = (depth == j).nonzero().squeeze(1)
+        if child.numel():
+            levels.append((child, parent[child], sign[child]))
+    return levels, leaf_parent, leaf_sign
 
 
 def _check_counts(counts, n_classes: int) -> torch.Tensor:

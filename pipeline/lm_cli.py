@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 from pathlib import Path
 
 from .errors import ConfigError
+from .heldout import is_held_out
 from .keyvalues import parse_key_values
 
 
@@ -54,11 +54,6 @@ def add_lm_commands(sub) -> None:
     evaluate.add_argument("--format", default=None)
     evaluate.add_argument("--fields", choices=("title", "body", "title+body"), default=None)
     evaluate.set_defaults(run=_run_eval)
-
-
-def is_held_out(record_id: str, percent: int) -> bool:
-    """Stable choice of held-out documents: the same ids on every run and machine."""
-    return int(hashlib.sha1(record_id.encode("utf-8")).hexdigest(), 16) % 100 < percent
 
 
 def tokenized_records(corpus: Path, fmt, fields, key: str, split_mode: str, progress: bool):

@@ -36,3 +36,42 @@ def run_cli(*args, timeout=300, check=True, **kwargs):
         raise AssertionError(f"tsunagu {' '.join(map(str, args))} exited {proc.returncode}:\n"
                              f"{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+# -- the tsunagu_textcat_lstm component on synthetic tasks (test_textcat_head/_bow) --
+
+def textcat_nlp(vocab, model, **component):
+    """A blank pipeline over ``vocab`` with one ``tsunagu_textcat_lstm`` named "textcat"
+    on one thread; ``component`` are its settings and ``model`` its model's."""
+    import spacy
+
+    nlp = spacy.blank("xx", vocab=vocab)
+    nlp.add_pipe("tsunagu_textcat_lstm", name="textcat",
+                 config={"n_threads": 1, **component, "model": model})
+    return nlp
+
+
+def start_training(nlp, examples, learn_rate):
+    """Seed thinc, initialize ``nlp`` on ``examples`` and return the optimizer the
+    tests train with: Adam, clipped at 1, no L2, no averages."""
+    from thinc.api import Adam, fix_random_seed
+
+    fix_random_seed(0)
+    nlp.initialize(lambda: examples)
+    return Adam(learn_rate=learn_rate, grad_clip=1.0, L2=0.0, use_averages=False)
+
+
+def predict_cats(nlp, examples):
+    """The "textcat" component's doc.cats for fresh copies of the examples' documents."""
+    from spacy.tokens import Doc
+
+    return [doc.cats for doc in nlp.get_pipe("textcat").pipe(
+        Doc(nlp.vocab, words=[t.text for t in eg.predicted]) for eg in examples)]
+
+
+def cats_accuracy(cats_list, examples):
+    """Share of the examples whose top predicted label is their reference's top label."""
+    import numpy
+
+    return numpy.mean([max(cats, key=cats.get) == max(eg.reference.cats, key=eg.reference.cats.get)
+                       for cats, eg in zip(cats_list, examples)])

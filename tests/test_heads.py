@@ -62,6 +62,20 @@ def test_huffman_tree_gives_frequent_classes_short_paths():
     assert max(len(p) for p in balanced) == math.ceil(math.log2(1000))
 
 
+@pytest.mark.parametrize("tree", ["huffman", "balanced"])
+def test_top_down_tree_log_prob_equals_the_heads(tree):
+    torch.manual_seed(0)
+    counts = 1.0 / torch.arange(1, 98, dtype=torch.float64)
+    head = make_head("hierarchical", 8, 97, counts=counts, tree=tree)
+    with torch.no_grad():
+        head.weight.normal_()
+        head.bias.normal_()
+    hidden = torch.randn(5, 8)
+    fast = head.predict_log_prob(hidden)
+    assert torch.allclose(fast, head.log_prob(hidden), atol=1e-5)
+    assert torch.allclose(fast.exp().sum(1), torch.ones(5), atol=1e-5)
+
+
 @pytest.mark.parametrize("kind", sorted(HEADS))
 def test_gradients(kind):
     """Analytic gradients of each loss against finite differences (samples fixed by

@@ -17,6 +17,8 @@ from tsunagu.components.architectures import bow_features, torch_module
 from tsunagu.components.sparse_rows import SparseRowsShim
 from tsunagu.errors import ConfigError
 
+from conftest import cats_accuracy, predict_cats, start_training, textcat_nlp
+
 MAX_LENGTH = 6
 SMALL = {"hidden_width": 16, "dropout": 0.0, "pooling": "attention", "freeze_embeddings": True,
          "max_length": MAX_LENGTH}
@@ -71,30 +73,15 @@ def data(task):
 
 
 def make_nlp(task, model=None, **component):
-    nlp = spacy.blank("xx", vocab=task.nlp.vocab)
-    nlp.add_pipe("tsunagu_textcat_lstm", name="textcat",
-                 config={"n_threads": 1, **component, "model": {**SMALL, **(model or {})}})
-    return nlp
+    return textcat_nlp(task.nlp.vocab, {**SMALL, **(model or {})}, **component)
 
 
 def train(nlp, examples, epochs=3, batch=32, learn_rate=0.01):
-    fix_random_seed(0)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(learn_rate=learn_rate, grad_clip=1.0, L2=0.0, use_averages=False)
+    optimizer = start_training(nlp, examples, learn_rate)
     for _ in range(epochs):
         for i in range(0, len(examples), batch):
             nlp.update(examples[i:i + batch], sgd=optimizer)
     return nlp
-
-
-def predict(nlp, examples):
-    return [doc.cats for doc in nlp.get_pipe("textcat").pipe(
-        Doc(nlp.vocab, words=[t.text for t in eg.predicted]) for eg in examples)]
-
-
-def accuracy(cats_list, examples):
-    return numpy.mean([max(cats, key=cats.get) == max(eg.reference.cats, key=eg.reference.cats.get)
-                       for cats, eg in zip(cats_list, examples)])
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +91,8 @@ def trained(task, data):
 
 def test_bow_reads_the_tokens_past_max_length(task, data, trained):
     _, test_set = data
-    with_bow = accuracy(predict(trained, test_set), test_set)
-    without = accuracy(predict(train(make_nlp(task), data[0]), test_set), test_set)
+    with_bow = cats_accuracy(predict_cats(trained, test_set), test_set)
+    without = cats_accuracy(predict_cats(train(make_nlp(task), data[0]), test_set), test_set)
     # 4 balanced labels: chance is 0.25. The key word is past max_length and has no
     # vector: only the bag of words sees it, by its own hash.
     assert with_bow > 0.9, (with_bow, without)
@@ -115,10 +102,10 @@ def test_bow_reads_the_tokens_past_max_length(task, data, trained):
 
 def test_round_trip_int8_and_attention(trained, data, tmp_path):
     _, test_set = data
-    before = predict(trained, test_set)
+    before = predict_cats(trained, test_set)
     trained.to_disk(tmp_path / "model")
     loaded = spacy.load(tmp_path / "model")
-    after = predict(loaded, test_set)
+    after = predict_cats(loaded, test_set)
     for a, b in zip(before, after):
         assert list(a.values()) == pytest.approx(list(b.values()), abs=1e-7)
     module = torch_module(loaded.get_pipe("textcat").model)
@@ -126,11 +113,11 @@ def test_round_trip_int8_and_attention(trained, data, tmp_path):
     assert torch.equal(module.bows[0].weight, torch_module(trained.get_pipe("textcat").model).bows[0].weight)
 
     int8 = spacy.load(tmp_path / "model", config={"components.textcat.quantize": True})
-    quantized = predict(int8, test_set)
+    quantized = predict_cats(int8, test_set)
     copy = torch_module(int8.get_pipe("textcat").model).int8_copy()
     assert isinstance(copy.members[0].lstm, torch.ao.nn.quantized.dynamic.LSTM)
     assert type(copy.bows[0]) is torch.nn.EmbeddingBag  # the bag of words stays float
-    assert accuracy(quantized, test_set) > 0.9
+    assert cats_accuracy(quantized, test_set) > 0.9
     assert max(abs(a[k] - b[k]) for a, b in zip(before, quantized) for k in a) < 0.1
 
     doc = loaded(" ".join(t.text for t in test_set[0].predicted))
@@ -162,7 +149,7 @@ def test_default_is_unchanged_and_bow_only_adds_the_tables(task, data):
     assert b.bows[0].weight.shape == (2 ** 14, 4) and not b.bows[1].weight.any()
     for k, v in a.state_dict().items():
         assert torch.equal(v, b.state_dict()[k]), k
-    assert predict(plain, test_set[:20]) == predict(bow, test_set[:20])
+    assert predict_cats(plain, test_set[:20]) == predict_cats(bow, test_set[:20])
     config = plain.config["components"]["textcat"]["model"]
     assert config["bow"] is False and config["bow_buckets"] == 2 ** 18 and config["bow_ngrams"] == 2
 
@@ -192,7 +179,7 @@ def test_multilabel_ensemble_with_bow(task, data):
     train(nlp, train_set[:128], epochs=1)
     module = torch_module(nlp.get_pipe("textcat").model)
     assert len(module.bows) == 2 and module.bows[0].weight.abs().sum() > 0
-    cats = predict(nlp, test_set[:10])
+    cats = predict_cats(nlp, test_set[:10])
     assert all(0.0 < v < 1.0 for c in cats for v in c.values())
     assert any(abs(sum(c.values()) - 1.0) > 1e-3 for c in cats)  # sigmoids, not a softmax
 

@@ -13,13 +13,14 @@ import torch
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.vectors import Vectors
-from thinc.api import SGD, Adam, PyTorchShim, RAdam, fix_random_seed
+from thinc.api import SGD, Adam, PyTorchShim, RAdam
 
 from tsunagu.components.architectures import torch_module
-from tsunagu.components.bilstm import head_log_prob
 from tsunagu.components.sparse_rows import SparseRowsShim, lazy_adam_update
 from tsunagu.errors import ConfigError
-from tsunagu.heads import HierarchicalSoftmax, NegativeSampling, make_head
+from tsunagu.heads import HierarchicalSoftmax, NegativeSampling
+
+from conftest import cats_accuracy, predict_cats, start_training, textcat_nlp
 
 N_LABELS = 300
 SMALL = {"hidden_width": 32, "dropout": 0.0, "pooling": "max", "freeze_embeddings": True}
@@ -81,32 +82,16 @@ def data(task):
 
 
 def make_nlp(task, model=None, **component):
-    nlp = spacy.blank("xx", vocab=task.nlp.vocab)
-    nlp.add_pipe("tsunagu_textcat_lstm", name="textcat",
-                 config={"n_threads": 1, **component, "model": {**SMALL, **(model or {})}})
-    return nlp
+    return textcat_nlp(task.nlp.vocab, {**SMALL, **(model or {})}, **component)
 
 
 def train(nlp, examples, steps, batch=64, learn_rate=0.01):
-    fix_random_seed(0)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(learn_rate=learn_rate, grad_clip=1.0, L2=0.0, use_averages=False)
+    optimizer = start_training(nlp, examples, learn_rate)
     losses = []
     for step in range(steps):
         i = (step * batch) % len(examples)
         losses.append(nlp.update(examples[i:i + batch], sgd=optimizer)["textcat"])
     return losses
-
-
-def predict(nlp, examples):
-    """The component's doc.cats for fresh copies of the examples' documents."""
-    return [doc.cats for doc in nlp.get_pipe("textcat").pipe(
-        Doc(nlp.vocab, words=[t.text for t in eg.predicted]) for eg in examples)]
-
-
-def accuracy(cats_list, examples):
-    return numpy.mean([max(cats, key=cats.get) == next(iter(eg.reference.cats))
-                       for cats, eg in zip(cats_list, examples)])
 
 
 @pytest.mark.parametrize("head,options", [("hierarchical", None), ("negative", {"n_samples": 5})])
@@ -130,9 +115,9 @@ def test_a_head_learns_hundreds_of_labels_from_the_label_counts(task, data, head
         expected = counts ** 0.75 / (counts ** 0.75).sum()
         assert numpy.allclose(output.noise.numpy(), expected, atol=1e-6)
     assert numpy.mean(losses[-20:]) < 0.5 * numpy.mean(losses[:5])
-    cats = predict(nlp, test_set)
+    cats = predict_cats(nlp, test_set)
     # 300 labels: chance ~0.003, the most frequent label ~0.01
-    assert accuracy(cats, test_set) > 0.6
+    assert cats_accuracy(cats, test_set) > 0.6
     for c in cats:
         assert len(c) == 5
         values = list(c.values())
@@ -218,11 +203,11 @@ def test_to_disk_round_trip_gives_identical_predictions(task, data, tmp_path):
     nlp = make_nlp(task, {"head": "negative", "head_options": {"n_samples": 4}, "ensemble_size": 2,
                           "pooling": "attention"}, top_k=4)
     train(nlp, train_set[:1000], steps=15)
-    before = predict(nlp, test_set[:50])
+    before = predict_cats(nlp, test_set[:50])
     nlp.to_disk(tmp_path / "model")
     loaded = spacy.load(tmp_path / "model")
     assert loaded.get_pipe("textcat").top_k == 4
-    after = predict(loaded, test_set[:50])
+    after = predict_cats(loaded, test_set[:50])
     assert after == before  # the same labels, in the same order, with the same floats
     module = torch_module(loaded.get_pipe("textcat").model)
     assert module.head == "negative" and module.head_options["n_samples"] == 4
@@ -231,11 +216,11 @@ def test_to_disk_round_trip_gives_identical_predictions(task, data, tmp_path):
     fresh = make_nlp(task, {"head": "negative", "head_options": {"n_samples": 4},
                             "ensemble_size": 2, "pooling": "attention"}, top_k=4)
     fresh.get_pipe("textcat").from_bytes(nlp.get_pipe("textcat").to_bytes())
-    assert predict(fresh, test_set[:50]) == before
+    assert predict_cats(fresh, test_set[:50]) == before
     # and it trains on after loading
     optimizer = loaded.resume_training()
     assert loaded.update(train_set[:32], sgd=optimizer)["textcat"] > 0
-    assert predict(loaded, test_set[:50]) != before
+    assert predict_cats(loaded, test_set[:50]) != before
     # a config without the head (or with another) cannot take these weights
     with pytest.raises(ConfigError, match=r"head = 'negative' \(saved\) vs None \(config\)"):
         spacy.load(tmp_path / "model", config={"components.textcat.model.head": None,
@@ -247,7 +232,7 @@ def test_to_disk_round_trip_gives_identical_predictions(task, data, tmp_path):
     # options of training only may change: the same model, trained on with 8 samples
     eight = spacy.load(tmp_path / "model",
                        config={"components.textcat.model.head_options.n_samples": 8})
-    assert predict(eight, test_set[:50]) == before
+    assert predict_cats(eight, test_set[:50]) == before
     assert torch_module(eight.get_pipe("textcat").model).members[0].output.n_samples == 8
 
 
@@ -267,7 +252,7 @@ def test_default_is_the_dense_output_layer_and_the_full_head_matches_it(task, da
     assert type(component.model.layers[0].shims[0]) is PyTorchShim
     # trained through get_loss's dense P - Y, over every label
     assert calls and all(shape == (64, len(component.labels)) for shape in calls)
-    cats = predict(dense, test_set[:40])
+    cats = predict_cats(dense, test_set[:40])
     assert all(len(c) == len(component.labels) and sum(c.values()) == pytest.approx(1.0, abs=1e-4)
                for c in cats)
     monkeypatch.undo()
@@ -284,7 +269,7 @@ def test_default_is_the_dense_output_layer_and_the_full_head_matches_it(task, da
     assert grads[0].abs().max() > 0
     assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-7)
     train(full, train_set[:640], steps=10, learn_rate=0.005)
-    full_cats = predict(full, test_set[:40])
+    full_cats = predict_cats(full, test_set[:40])
     assert max(abs(a[k] - b[k]) for a, b in zip(cats, full_cats) for k in a) < 1e-4
 
 
@@ -358,20 +343,6 @@ def test_the_shim_updates_sparse_rows_lazily_and_densifies_for_other_optimizers(
 
 def sparse(index, values, size):
     return torch.sparse_coo_tensor(index, values, size, check_invariants=True)
-
-
-@pytest.mark.parametrize("tree", ["huffman", "balanced"])
-def test_top_down_tree_log_prob_equals_the_heads(tree):
-    torch.manual_seed(0)
-    counts = 1.0 / torch.arange(1, 98, dtype=torch.float64)
-    head = make_head("hierarchical", 8, 97, counts=counts, tree=tree)
-    with torch.no_grad():
-        head.weight.normal_()
-        head.bias.normal_()
-    hidden = torch.randn(5, 8)
-    fast = head_log_prob(head, hidden)
-    assert torch.allclose(fast, head.log_prob(hidden), atol=1e-5)
-    assert torch.allclose(fast.exp().sum(1), torch.ones(5), atol=1e-5)
 
 
 def test_spacy_train_with_a_head(task, data, tmp_path):

@@ -28,7 +28,6 @@ directory without it is an unfinished run, never a half-saved model.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -43,6 +42,7 @@ import numpy
 
 from ..atomic import write_atomically
 from ..errors import ConfigError, ModelLoadError
+from ..heldout import is_held_out
 from . import require_transformers
 from .wordpiece import iter_word_lists, japanese_bert_tokenizer, train_wordpiece, wordpiece_ids
 
@@ -208,7 +208,8 @@ def _prepare_data(texts, out_dir: Path, settings: PretrainSettings, progress: bo
     train_ids: list[int] = []
     valid_ids: list[int] = []
     for text, doc_words in zip(documents, words):
-        held_out = _is_held_out(text, settings.valid_percent)
+        # Keyed by content, so the same documents are held out on every run and machine.
+        held_out = is_held_out(text, settings.valid_percent)
         target = valid_ids if held_out else train_ids
         target.extend(wordpiece_ids(tokenizer, doc_words))
         target.append(tokenizer.sep_token_id)
@@ -225,11 +226,6 @@ def _prepare_data(texts, out_dir: Path, settings: PretrainSettings, progress: bo
     numpy.savez(tmp, train=train, valid=valid, meta=numpy.array(json.dumps(data_meta)))
     os.replace(tmp, blocks_path)
     return tokenizer, train, (valid if len(valid) else None), data_meta
-
-
-def _is_held_out(text: str, percent: int) -> bool:
-    # By content, so the same documents are held out on every run and machine.
-    return percent > 0 and int(hashlib.sha1(text.encode("utf-8")).hexdigest(), 16) % 100 < percent
 
 
 def _blocks(ids: list[int], width: int, tokenizer) -> numpy.ndarray:
