@@ -149,39 +149,57 @@ def wordnet_network(wn, *, relations: Optional[dict] = None, sense_weighting: bo
             return 1.0
         return sense_p.get((lemma.name().lower(), lemma.synset().name()), 1.0) ** sense_power
 
-    def link_synsets(name: str, a_synset, b_synset) -> None:
-        for a in a_synset.lemmas():
-            for b in b_synset.lemmas():
-                net.link(a.name().lower(), b.name().lower(), weight[name] * p(a) * p(b))
+    weighted_lemmas: dict[str, list] = {}
 
-    for synset in wn.all_synsets():
+    def lemmas_of(synset) -> list:
+        """(lower-cased name, p) of each lemma; computed once per synset (the
+        gloss and hypernym loops ask millions of times)."""
+        out = weighted_lemmas.get(synset.name())
+        if out is None:
+            out = weighted_lemmas[synset.name()] = [(lem.name().lower(), p(lem)) for lem in synset.lemmas()]
+        return out
+
+    def link_synsets(name: str, a_synset, b_synset) -> None:
+        for a, pa in lemmas_of(a_synset):
+            for b, pb in lemmas_of(b_synset):
+                net.link(a, b, weight[name] * pa * pb)
+
+    for synset in all_synsets(wn):
         pos = {"s": "a"}.get(synset.pos(), synset.pos())
         lemmas = synset.lemmas()
-        for lemma in lemmas:
-            net.node(lemma.name().lower(), pos)
+        named = lemmas_of(synset)
+        for name, _ in named:
+            net.node(name, pos)
         if weight["synonyms"]:
-            for i, a in enumerate(lemmas):
-                for b in lemmas[i + 1:]:
-                    net.link(a.name().lower(), b.name().lower(), weight["synonyms"] * p(a) * p(b))
-        for lemma in lemmas:
+            for i, (a, pa) in enumerate(named):
+                for b, pb in named[i + 1:]:
+                    net.link(a, b, weight["synonyms"] * pa * pb)
+        for lemma, (name, pl) in zip(lemmas, named):
             if weight["antonyms"]:
                 for ant in lemma.antonyms():
-                    net.link(lemma.name().lower(), ant.name().lower(), -weight["antonyms"] * p(lemma) * p(ant))
+                    net.link(name, ant.name().lower(), -weight["antonyms"] * pl * p(ant))
             if weight["derived"]:
                 for other in lemma.derivationally_related_forms() + lemma.pertainyms():
-                    net.link(lemma.name().lower(), other.name().lower(), weight["derived"] * p(lemma) * p(other))
-        for name, related in (("hypernyms", synset.hypernyms() + synset.instance_hypernyms()),
-                              ("similar", synset.similar_tos()), ("also", synset.also_sees())):
-            if weight[name]:
+                    net.link(name, other.name().lower(), weight["derived"] * pl * p(other))
+        for relation, related in (("hypernyms", synset.hypernyms() + synset.instance_hypernyms()),
+                                  ("similar", synset.similar_tos()), ("also", synset.also_sees())):
+            if weight[relation]:
                 for other in related:
-                    link_synsets(name, synset, other)
+                    link_synsets(relation, synset, other)
         if weight["glosses"]:
             texts = [synset.definition()] + (synset.examples() if examples else [])
             for text in texts:
                 for word, sign in gloss_words(text, lemma_of):
-                    for lemma in lemmas:
-                        net.link(lemma.name().lower(), word, sign * weight["glosses"] * p(lemma))
+                    for name, pl in named:
+                        net.link(name, word, sign * weight["glosses"] * pl)
     return net
+
+
+@lru_cache(maxsize=2)
+def all_synsets(wn) -> tuple:
+    """Every synset of ``wn``, read once: NLTK parses the data files again on each
+    ``all_synsets()`` call, and the network needs two passes."""
+    return tuple(wn.all_synsets())
 
 
 @lru_cache(maxsize=2)
@@ -203,7 +221,7 @@ def sense_probabilities(wn) -> dict[tuple[str, str], float]:
     except OSError:
         pass
     by_word: dict[str, list] = defaultdict(list)
-    for synset in wn.all_synsets():
+    for synset in all_synsets(wn):
         for lemma in synset.lemmas():
             by_word[lemma.name().lower()].append(synset)
     out = {}

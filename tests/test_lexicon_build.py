@@ -91,12 +91,21 @@ def test_lexicon_build_command_on_wordnet(tmp_path):
     if not (SHARED / "wordnet" / "corpora" / "wordnet" / "data.noun").exists():
         pytest.skip("WordNet not present in ../shared/data")
     out = tmp_path / "en.tsv"
-    proc = run_cli("lexicon", "build", "--wordnet", SHARED / "wordnet", "--beta", "0.5", "--out", out)
-    assert "beta 0.5: wrote" in proc.stdout
+    # A few GloVe-format vectors (no header line), for the neighbour links and the
+    # field; "qqqx" is not a WordNet word, so --within-network keeps it out.
+    vectors = tmp_path / "tiny.txt"
+    vectors.write_text("good 1 0 0\nnice 0.9 0.1 0\nsplendid 0.95 0 0.1\nbad -1 0 0\n"
+                       "nasty -0.9 0.1 0\ndire -0.95 0 0.1\nqqqx 1 0.05 0\n", encoding="utf-8")
+    proc = run_cli("lexicon", "build", "--wordnet", SHARED / "wordnet", "--beta", "0.5", "--out", out,
+                   "--vectors", vectors, "--within-network", "--neighbours", "2", "--field-strength", "0.05",
+                   "--sense-power", "0.5")
+    assert "beta 0.5: wrote" in proc.stdout and "neighbour links from" in proc.stdout
     lex = read_lexicon(out)
-    assert len(lex) > 100_000
+    assert len(lex) > 100_000 and lex.score("qqqx") is None
     assert lex.score("excellent", "ADJ") > 0 and lex.score("terrible", "ADJ") < 0
     assert any(line.startswith("seeds: bad-, correct+") for line in lex.header)
+    assert any(line.startswith("field: vector classifier (strength 0.05)") for line in lex.header)
+    assert any("to the power 0.5" in line and "neighbours in tiny.txt" in line for line in lex.header)
     assert out.with_suffix(".beta.png").stat().st_size > 1000
 
 
