@@ -267,7 +267,8 @@ def _add_lexicon_commands(sub) -> None:
                        help="weight of a neighbour link (--vectors; a WordNet synonym link weighs up to 1)")
     build.add_argument("--field-strength", type=float, default=0.0,
                        help="external field from a classifier on the --vectors, trained on the seeds and "
-                       "the most confident spins (0: none; 0.05 is what RESULTS.md measures)")
+                       "the most confident spins (0: none; 0.05 is what RESULTS.md measures): better signs, "
+                       "but hub nouns get large scores")
     build.add_argument("--field-top", type=int, default=3000,
                        help="confident words the field's classifier learns from (--field-strength)")
     build.add_argument("--out", type=Path, required=True, help="lexicon TSV to write")
