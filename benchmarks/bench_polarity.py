@@ -33,16 +33,15 @@ from pathlib import Path
 import numpy
 
 from tsunagu.lexicons.build import TURNEY_LITTMAN_SEEDS, read_gold
-from tsunagu.lexicons.field import DEFAULT_STRENGTH, DEFAULT_TOP, vector_field
+from tsunagu.lexicons.field import DEFAULT_STRENGTH, DEFAULT_TOP, solve_with_field
 from tsunagu.lexicons.network import DEFAULT_RELATIONS, PAPER_RELATIONS, embedding_network, wordnet_network
-from tsunagu.lexicons.spin import magnetization_curve, mean_field, select_beta
+from tsunagu.lexicons.spin import magnetization_curve, select_beta
 from tsunagu.lexicons.wordnet import open_wordnet
 
 HERE = Path(__file__).resolve().parent
 SEEDS_14 = TURNEY_LITTMAN_SEEDS
 SEEDS_4 = {"good": 1, "superior": 1, "bad": -1, "inferior": -1}
 SEEDS_2 = {"good": 1, "bad": -1}
-FIELD_MAX_ITER = 2000  # near the critical beta the field slows the fixed point down
 BETAS = [0.1, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.2]
 
 
@@ -63,8 +62,7 @@ def accuracy(spins, words, gold, exclude) -> float:
 
 def with_field(weights, words, seeds, result, vectors, strength, top):
     """The solution at ``result.beta`` with the vector field added (as ``build_lexicon`` does)."""
-    vf = vector_field(vectors, words, seeds, result.spins, strength=strength, top=top)
-    return mean_field(weights, seeds, result.beta, init=result.spins, field=vf.field, max_iter=FIELD_MAX_ITER)
+    return solve_with_field(weights, words, seeds, result, vectors, strength=strength, top=top)[0]
 
 
 def run_network(wn, network_name: str, gold: dict, folds: int, args, vectors=None) -> dict:

@@ -11,7 +11,7 @@ from typing import Optional, Sequence, Union
 import numpy
 
 from .lexicon import Lexicon, LexiconError, read_lexicon
-from .field import DEFAULT_STRENGTH, DEFAULT_TOP, vector_field
+from .field import DEFAULT_STRENGTH, DEFAULT_TOP, solve_with_field
 from .network import Network
 from .spin import SpinResult, magnetization_curve, mean_field, select_beta
 
@@ -67,10 +67,8 @@ def build_lexicon(network: Network, seeds: dict[str, int], *, betas: Sequence[fl
     words = network.index_to_word
     field_note = None
     if field_vectors is not None and field_strength > 0:
-        vf = vector_field(field_vectors, words, index, chosen.spins, strength=field_strength, top=field_top)
-        # Near the critical β the field slows the iteration down (hundreds of steps).
-        chosen = mean_field(weights, index, chosen.beta, init=chosen.spins, field=vf.field,
-                            max_iter=5 * max_iter)
+        chosen, vf = solve_with_field(weights, words, index, chosen, field_vectors, strength=field_strength,
+                                      top=field_top, max_iter=5 * max_iter)
         field_note = (f"field: vector classifier (strength {field_strength:g}) trained on {vf.trained_on} "
                       f"seeds and confident words; {vf.with_vectors} words have a vector")
     entries = {}

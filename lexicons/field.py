@@ -33,9 +33,12 @@ from typing import Optional, Sequence
 import numpy
 
 from .network import unit_vectors
+from .spin import SpinResult, mean_field
 
 DEFAULT_STRENGTH = 0.05
 DEFAULT_TOP = 3000
+# Near the critical β the field slows the fixed point down: hundreds of steps.
+FIELD_MAX_ITER = 2000
 
 
 @dataclass
@@ -79,3 +82,13 @@ def vector_field(keyed_vectors, words: Sequence[str], seeds: dict[int, float],
     decision -= numpy.median(decision)
     h[have] = strength * numpy.tanh(decision / 2)
     return VectorField(h, len(train), len(have))
+
+
+def solve_with_field(weights, words: Sequence[str], seeds: dict[int, float], solution: SpinResult,
+                     keyed_vectors, *, strength: float = DEFAULT_STRENGTH, top: int = DEFAULT_TOP,
+                     max_iter: int = FIELD_MAX_ITER) -> tuple[SpinResult, VectorField]:
+    """Fit the field on a field-free ``solution`` and solve the model again at its β,
+    warm-started from it: what ``build_lexicon`` does after choosing β."""
+    vf = vector_field(keyed_vectors, words, seeds, solution.spins, strength=strength, top=top)
+    result = mean_field(weights, seeds, solution.beta, init=solution.spins, field=vf.field, max_iter=max_iter)
+    return result, vf
