@@ -32,7 +32,7 @@ from typing import Optional, Sequence
 
 import numpy
 
-from .network import unit_vectors
+from .network import unit_rows
 from .spin import SpinResult, mean_field
 
 DEFAULT_STRENGTH = 0.05
@@ -75,10 +75,12 @@ def vector_field(keyed_vectors, words: Sequence[str], seeds: dict[int, float],
     if len(set(labels)) < 2:
         raise ValueError("The vector field needs positive and negative training words with vectors; "
                          f"{len(train)} seeds or confident words have a vector.")
-    vectors = unit_vectors(keyed_vectors)
+    def unit(rows):
+        return unit_rows(keyed_vectors.vectors[[index[words[i]] for i in rows]])
+
     model = LogisticRegression(C=regularization, class_weight="balanced", max_iter=5000)
-    model.fit(vectors[[index[words[i]] for i in train]], numpy.array(labels))
-    decision = model.decision_function(vectors[[index[words[i]] for i in have]])
+    model.fit(unit(train), numpy.array(labels))
+    decision = model.decision_function(unit(have))
     decision -= numpy.median(decision)
     h[have] = strength * numpy.tanh(decision / 2)
     return VectorField(h, len(train), len(have))

@@ -270,12 +270,13 @@ def embedding_network(keyed_vectors, *, k: int = 10, min_similarity: float = 0.5
 
     net = Network()
     vocab = keyed_vectors.index_to_key
-    vectors = unit_vectors(keyed_vectors)
+    vectors = keyed_vectors.vectors
     if within is not None:
         within = set(within)
         keep = numpy.array([i for i, w in enumerate(vocab) if w in within], dtype="int64")
         vocab = [vocab[i] for i in keep]
         vectors = vectors[keep]
+    vectors = unit_rows(vectors)
     position = {w: i for i, w in enumerate(vocab)}
     rows = numpy.arange(len(vocab)) if words is None else numpy.array(
         [position[w] for w in words if w in position], dtype="int64")
@@ -308,11 +309,12 @@ def _nearest_pairs(vectors, rows, k: int, min_similarity: float, chunk: int):
         return numpy.zeros(0, dtype="int64"), numpy.zeros(0, dtype="int64")
     return numpy.concatenate(sources), numpy.concatenate(targets)
 
-def unit_vectors(keyed_vectors):
-    """The vectors scaled to length 1; all-zero vectors (GloVe has some) stay zero
-    rather than becoming NaN as in gensim's ``get_normed_vectors``."""
+
+def unit_rows(vectors):
+    """The rows of ``vectors`` scaled to length 1; all-zero rows (GloVe has some) stay
+    zero rather than becoming NaN as in gensim's ``get_normed_vectors``."""
     import numpy
 
-    vectors = numpy.asarray(keyed_vectors.vectors, dtype="float32")
+    vectors = numpy.asarray(vectors, dtype="float32")
     norms = numpy.linalg.norm(vectors, axis=1, keepdims=True)
     return numpy.divide(vectors, norms, out=numpy.zeros_like(vectors), where=norms > 0)

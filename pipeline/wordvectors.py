@@ -63,23 +63,24 @@ def read_word_vectors(spec: PathLike, *, limit: Optional[int] = None):
         raise ModelNotFoundError(f"Cannot read word vectors from {path}: {type(e).__name__}: {e}") from None
 
 
-def _has_word2vec_header(path: Path) -> bool:
+def _open_text(path: Path):
     import gzip
 
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
+    return (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8")
+
+
+def _has_word2vec_header(path: Path) -> bool:
+    with _open_text(path) as f:
         first = f.readline().split()
     return len(first) == 2 and all(part.isdigit() for part in first)
 
 
 def _ragged(path: Path, dim: int, limit: Optional[int], skip: int) -> bool:
     """Whether some line has other than ``dim`` values (gensim pads them silently)."""
-    import gzip
     import itertools
 
-    opener = gzip.open if path.suffix == ".gz" else open
     stop = None if limit is None else skip + limit
-    with opener(path, "rt", encoding="utf-8") as f:
+    with _open_text(path) as f:
         return any(len(line.rstrip().split(" ")) != dim + 1
                    for line in itertools.islice(f, skip, stop) if line.strip())
 
@@ -87,16 +88,19 @@ def _ragged(path: Path, dim: int, limit: Optional[int], skip: int) -> bool:
 def _head(kv, limit: Optional[int]):
     if limit is None or limit >= len(kv):
         return kv
+    return _keyed(kv.index_to_key[:limit], kv.vectors[:limit])
+
+
+def _keyed(words, vectors):
     from gensim.models import KeyedVectors
 
-    out = KeyedVectors(kv.vector_size)
-    out.add_vectors(kv.index_to_key[:limit], kv.vectors[:limit])
-    return out
+    kv = KeyedVectors(vectors.shape[1])
+    kv.add_vectors(words, vectors)
+    return kv
 
 
 def _package_vectors(module_name: str, limit: Optional[int]):
     import numpy
-    from gensim.models import KeyedVectors
 
     try:
         module = importlib.import_module(module_name)
@@ -125,6 +129,4 @@ def _package_vectors(module_name: str, limit: Optional[int]):
         raise ModelNotFoundError(f"{arrays[0]} has shape {vectors.shape} but {indexes[0]} lists "
                                  f"{len(words)} words.")
     n = len(words) if limit is None else min(limit, len(words))
-    kv = KeyedVectors(vectors.shape[1])
-    kv.add_vectors(words[:n], numpy.asarray(vectors[:n], dtype="float32"))
-    return kv
+    return _keyed(words[:n], numpy.asarray(vectors[:n], dtype="float32"))
