@@ -42,3 +42,23 @@ class ModelLoadError(TsunaguError, OSError):
 
 class SequenceTooLongError(TsunaguError, ValueError):
     """A sequence has more wordpieces than the model has positions."""
+
+
+class PathConflictError(TsunaguError, ValueError):
+    """An output path is one of the command's inputs, lies inside an input
+    directory, or is another of its outputs: writing it would destroy data."""
+
+
+class OutputExistsError(TsunaguError, FileExistsError):
+    """An output exists that this command did not create; it is replaced only when
+    the caller asks to overwrite it."""
+
+
+class InputChangedError(BatchStateError):
+    """The input of an unfinished batch run changed since the run began, so the
+    finished part no longer matches it."""
+
+
+class UnsafeFileError(TsunaguError, ValueError):
+    """A file is in a format that can run code when loaded (a pickle), and was not
+    marked as trusted."""

@@ -12,6 +12,7 @@ import pytest
 
 import tsunagu
 from tsunagu import BatchStateError, ConfigError
+from tsunagu.errors import OutputExistsError
 from tsunagu.batch import apply_corpus, apply_pipeline
 from tsunagu.corpora import Record, read_docbin, read_jsonl, sample_corpus_path
 
@@ -112,7 +113,7 @@ def test_resume_refuses_other_settings_and_finished_outputs(nlp, tmp_path):
     with pytest.raises(BatchStateError, match="job"):
         apply_pipeline(nlp, records, out, progress=False, fingerprint={"input": "b"})
     apply_pipeline(nlp, records, out, progress=False, fingerprint={"input": "a"})
-    with pytest.raises(BatchStateError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="--overwrite"):
         apply_pipeline(nlp, records, out, progress=False, fingerprint={"input": "a"})
     report = apply_pipeline(nlp, records[:3], out, progress=False, overwrite=True)
     assert report.written == 3 and len(_read_jsonl(out)) == 3
