@@ -286,12 +286,26 @@ def serialize(module: BiLSTMClassifier) -> bytes:
     return buffer.getvalue()
 
 
+_DAMAGED = ("The saved weights of a tsunagu BiLSTM text classifier (tsunagu.TextCatBiLSTM.v1, the file "
+            "`model` in its component's folder of the pipeline directory) {why}. Copy the pipeline "
+            "directory again, or re-train the classifier.")
+
+
 def deserialize(module: BiLSTMClassifier, data: bytes, device) -> BiLSTMClassifier:
+    """Weights written by ``serialize``, read with ``weights_only`` (tensors and plain
+    values only: no code runs). Truncated or damaged bytes raise ``ModelLoadError``."""
     import io
 
-    msg = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+    from tsunagu.errors import ModelLoadError
+    from tsunagu.language_model import describe_load_failure
+
+    try:
+        msg = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - truncated, garbled or refused: all unusable
+        raise ModelLoadError(_DAMAGED.format(
+            why=f"are truncated or corrupt ({len(data)} bytes; {describe_load_failure(e)})")) from None
     if not isinstance(msg, dict) or msg.get("format") != "tsunagu-bilstm-1":
-        raise ValueError("not the weights of a tsunagu BiLSTM classifier")
+        raise ModelLoadError(_DAMAGED.format(why="are not the weights of a tsunagu BiLSTM classifier"))
     saved, ours = msg.get("settings") or {}, module.settings()
     different = [f"{k} = {saved[k]!r} (saved) vs {ours[k]!r} (config)" for k in ours
                  if k in saved and saved[k] != ours[k]
@@ -319,8 +333,12 @@ def deserialize(module: BiLSTMClassifier, data: bytes, device) -> BiLSTMClassifi
             "The saved BiLSTM classifier was trained with other model settings: "
             + "; ".join(different) + ". Load the whole pipeline directory (spacy.load) so that "
             "its config.cfg is used, or give the component the same model settings.")
-    if msg["dims"] is not None:
-        module.build(**msg["dims"])
-        module.load_state_dict(msg["state"])
+    if msg.get("dims") is not None:
+        try:
+            module.build(**msg["dims"])
+            module.load_state_dict(msg["state"])
+        except (KeyError, TypeError, RuntimeError, ValueError) as e:
+            raise ModelLoadError(_DAMAGED.format(
+                why=f"do not fit the saved shapes ({type(e).__name__}: {e})")) from None
     module.to(device)
     return module

@@ -486,14 +486,30 @@ class TextCatLSTM(TrainablePipe):
     # -- serialization --------------------------------------------------------
 
     def from_disk(self, path, *, exclude=tuple()) -> "TextCatLSTM":
-        super().from_disk(path, exclude=exclude)
+        try:
+            super().from_disk(path, exclude=exclude)
+        except (ValueError, OSError, KeyError) as e:
+            raise self._load_error(f"{path}/model", e) from e
         self._after_load()
         return self
 
     def from_bytes(self, bytes_data, *, exclude=tuple()) -> "TextCatLSTM":
-        super().from_bytes(bytes_data, exclude=exclude)
+        try:
+            super().from_bytes(bytes_data, exclude=exclude)
+        except (ValueError, OSError, KeyError) as e:
+            raise self._load_error("its bytes", e) from e
         self._after_load()
         return self
+
+    def _load_error(self, where, error: Exception) -> Exception:
+        from tsunagu.errors import ModelLoadError, TsunaguError
+
+        if isinstance(error, TsunaguError):
+            return error
+        # thinc's msgpack reports a cut-off file as "Unpack failed: incomplete input".
+        return ModelLoadError(f"The weights of component '{self.name}' ({where}) are truncated or "
+                              f"corrupt ({type(error).__name__}: {error}); copy the pipeline again "
+                              "or re-train it.")
 
     def _after_load(self) -> None:
         self.head = model_head(self.model)

@@ -96,13 +96,17 @@ class TokenVectors:
         return doc
 
     def to_disk(self, path, *, exclude=tuple()) -> None:
+        """The vectors as a spaCy Vocab (numpy and msgpack: nothing that runs code when
+        loaded) and their meta.json."""
         import json
+
+        from tsunagu.atomic import write_atomically
 
         path = ensure_path(path)
         path.mkdir(parents=True, exist_ok=True)
         if self.vocab is not None:
             self.vocab.to_disk(path / "spacy_vocab")
-            (path / "meta.json").write_text(json.dumps(self.meta, ensure_ascii=False), encoding="utf-8")
+            write_atomically(path / "meta.json", json.dumps(self.meta, ensure_ascii=False).encode("utf-8"))
 
     def from_disk(self, path, *, exclude=tuple()) -> "TokenVectors":
         path = Path(path)

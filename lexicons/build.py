@@ -107,14 +107,20 @@ def read_seeds(spec: Union[str, Path, None]) -> dict[str, int]:
     path = Path(spec)
     if not path.is_file():
         raise LexiconError(f"Seed file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a byte order mark is not part of a word
+    except UnicodeDecodeError as e:
+        raise LexiconError(f"{path}: not valid UTF-8 (byte {e.start}); save the seed file as UTF-8") from None
     seeds = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")
         if len(parts) != 2 or parts[1].strip() not in ("+1", "-1", "1"):
             raise LexiconError(f"{path}:{lineno}: expected 'word<TAB>+1' or 'word<TAB>-1'")
         seeds[parts[0].strip()] = int(parts[1])
+    if not seeds:
+        raise LexiconError(f"{path} has no seeds: expected 'word<TAB>+1' and 'word<TAB>-1' lines")
     return seeds
 
 
@@ -129,11 +135,13 @@ def read_gold(path: Union[str, Path]) -> dict[str, int]:
         return _read_json_gold(sorted(path.glob("*.json")) if path.is_dir() else [path])
     if not path.is_file():
         raise LexiconError(f"Gold file not found: {path}")
-    with open(path, encoding="latin-1") as f:
+    with open(path, "rb") as f:
         first = f.readline()
-    if first.startswith("Entry,Source,Positiv"):
+    # The General Inquirer's table is Latin-1; one saved with a byte order mark is UTF-8.
+    encoding = "utf-8-sig" if first.startswith(b"\xef\xbb\xbf") else "latin-1"
+    if first.removeprefix(b"\xef\xbb\xbf").startswith(b"Entry,Source,Positiv"):
         pos, neg = set(), set()
-        with open(path, encoding="latin-1", newline="") as f:
+        with open(path, encoding=encoding, newline="") as f:
             for row in csv.DictReader(f):
                 word = re.sub(r"#\d+$", "", row["Entry"]).lower()
                 if row["Positiv"]:
@@ -157,7 +165,7 @@ def _read_json_gold(files) -> dict[str, int]:
         if not file.is_file():
             raise LexiconError(f"Gold file not found: {file}")
         try:
-            data = json.loads(file.read_text(encoding="utf-8"))
+            data = json.loads(file.read_text(encoding="utf-8-sig"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise LexiconError(f"{file}: not a JSON map of word -> label ({e})") from None
         if not isinstance(data, dict):
@@ -173,7 +181,9 @@ def _read_json_gold(files) -> dict[str, int]:
 
 def evaluate(lexicon: Lexicon, gold: dict[str, int], top_k: Sequence[int] = (100, 500, 1000)) -> dict:
     """Coverage, accuracy over covered gold words (overall and per POS) and the
-    precision of the ``k`` most confident covered words."""
+    precision of the ``k`` most confident covered words. ``accuracy`` is None when
+    the lexicon covers none of the gold words (it is undefined, not 0), and
+    ``coverage`` is None when there are no gold words."""
     by_word: dict[str, tuple[float, str]] = {}
     for (word, pos), score in lexicon.entries.items():
         if word not in by_word or abs(score) > abs(by_word[word][0]):
@@ -187,8 +197,8 @@ def evaluate(lexicon: Lexicon, gold: dict[str, int], top_k: Sequence[int] = (100
     return {
         "gold": len(gold),
         "covered": len(covered),
-        "coverage": len(covered) / len(gold) if gold else 0.0,
-        "accuracy": float(numpy.mean(correct)) if correct else 0.0,
+        "coverage": len(covered) / len(gold) if gold else None,
+        "accuracy": float(numpy.mean(correct)) if correct else None,
         "per_pos": {p: (len(v), float(numpy.mean(v))) for p, v in sorted(per_pos.items())},
         "precision_at": {k: float(numpy.mean([ok for _, ok in ranked[:k]])) for k in top_k if k <= len(ranked)},
     }

@@ -8,16 +8,17 @@
 ``pos`` is a WordNet part of speech (a, n, v, r) or ``*`` for any; ``score`` is in
 [-1, 1] (sign = orientation, magnitude = confidence); ``label`` is positive,
 negative or neutral and must agree with the sign of the score. Lines starting with
-``#`` are the header. Later lexicons override earlier ones entry by entry.
+``#`` are the header. Later lexicons override earlier ones entry by entry. A UTF-8
+byte order mark at the start of the file (Windows editors write one) is ignored.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Union
 
+from tsunagu.atomic import atomic_file
 from tsunagu.errors import TsunaguError
 
 COLUMNS = ("word", "pos", "score", "label")
@@ -83,7 +84,9 @@ class Lexicon:
 
 
 def read_lexicon(path: Union[str, Path]) -> Lexicon:
-    """Read a lexicon TSV (or a shipped one: ``tsunagu:en``, ``tsunagu:ja``)."""
+    """Read a lexicon TSV (or a shipped one: ``tsunagu:en``, ``tsunagu:ja``). A file
+    with nothing in it (no header, no entries) is an error; one with a header and no
+    entries, as ``write_lexicon`` writes for an empty lexicon, is an empty lexicon."""
     path = lexicon_path(path)
     if not path.is_file():
         raise LexiconError(f"Lexicon not found: {path}")
@@ -97,6 +100,8 @@ def read_lexicon(path: Union[str, Path]) -> Lexicon:
                 line = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as e:
                 raise LexiconError(f"{where}: not valid UTF-8 (byte {e.start})") from None
+            if lineno == 1 and line.startswith("\ufeff"):
+                line = line[1:]
             if line.startswith("#"):
                 header.append(line[1:].strip())
                 continue
@@ -125,14 +130,15 @@ def read_lexicon(path: Union[str, Path]) -> Lexicon:
             if score != 0 and LABELS[label] != (1 if score > 0 else -1):
                 raise LexiconError(f"{where}: label {label} disagrees with score {score}")
             entries[(word, pos)] = score
+    if not entries and not header and not seen_columns:
+        raise LexiconError(f"{path} is empty: a lexicon has word<TAB>pos<TAB>score<TAB>label lines "
+                           "(see `tsunagu lexicon build`).")
     return Lexicon(entries, header)
 
 
 def write_lexicon(lexicon: Lexicon, path: Union[str, Path]) -> None:
-    """Write atomically (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+    """Write atomically (a unique temporary file, then rename)."""
+    with atomic_file(Path(path), "w", encoding="utf-8") as f:
         for line in lexicon.header:
             f.write(f"# {line}\n")
         f.write("\t".join(COLUMNS) + "\n")
@@ -141,6 +147,3 @@ def write_lexicon(lexicon: Lexicon, path: Union[str, Path]) -> None:
             # 4 significant digits: far from the seeds spins are tiny but their sign
             # still carries the orientation.
             f.write(f"{word}\t{pos}\t{score:.4g}\t{label}\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

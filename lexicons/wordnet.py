@@ -96,15 +96,28 @@ def nltk_data_root(folder: Path, cache_dir: Optional[Path] = None) -> Path:
     root = Path(cache_dir or default_cache_dir()) / f"wordnet-{digest}"
     target = root / "corpora" / "wordnet"
     if not (target / "lexnames").exists():
-        tmp = root.with_name(root.name + f".{os.getpid()}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        (tmp / "corpora" / "wordnet").mkdir(parents=True)
-        for f in folder.iterdir():
-            if f.is_file():
-                shutil.copy(f, tmp / "corpora" / "wordnet" / f.name)
-        lexnames = tmp / "corpora" / "wordnet" / "lexnames"
-        if not lexnames.exists():
-            lexnames.write_text(lexnames_text(), encoding="ascii")
-        shutil.rmtree(root, ignore_errors=True)
-        os.replace(tmp, root)
+        from tsunagu.atomic import make_temp_dir
+
+        root.parent.mkdir(parents=True, exist_ok=True)
+        # A unique directory (mkdtemp): two builds arranging the same WordNet at
+        # once each fill their own, and nothing planted under a fixed name is used.
+        tmp = make_temp_dir(root.parent, root.name)
+        try:
+            (tmp / "corpora" / "wordnet").mkdir(parents=True)
+            for f in folder.iterdir():
+                if f.is_file():
+                    shutil.copy(f, tmp / "corpora" / "wordnet" / f.name)
+            lexnames = tmp / "corpora" / "wordnet" / "lexnames"
+            if not lexnames.exists():
+                lexnames.write_text(lexnames_text(), encoding="ascii")
+            os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is the user's anyway
+            if not (target / "lexnames").exists():
+                shutil.rmtree(root, ignore_errors=True)  # an incomplete copy
+                try:
+                    os.replace(tmp, root)
+                except OSError:
+                    if not (target / "lexnames").exists():
+                        raise  # not another process's finished copy: a real failure
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return root

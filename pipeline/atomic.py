@@ -32,6 +32,16 @@ from .errors import OutputExistsError, PathConflictError
 PathLike = Union[str, Path]
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files 0600; a file written here gets the mode open() would give it.
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 def _temp_prefix(path: Path) -> str:
     return f".{path.name}."
 
@@ -52,6 +62,7 @@ def atomic_file(path: PathLike, mode: str = "wb", *, encoding: Optional[str] = N
     fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent or ".")
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, mode, encoding=encoding, newline="\n" if "b" not in mode else None) as f:
             yield f
             f.flush()
@@ -155,7 +166,8 @@ def _inside(path: Path, directory: Path) -> bool:
 def check_distinct_paths(inputs: Mapping[str, Optional[PathLike]],
                          outputs: Mapping[str, Optional[PathLike]]) -> None:
     """Refuse an output that is one of the inputs, lies inside an input directory,
-    or is another output. Keys name the paths in the message (``"INPUT"``,
+    or is another output. (An output directory that is *replaced* whole must also
+    hold no input: ``tsunagu.embeddings.check_output_holds_no_input``.) Keys name the paths in the message (``"INPUT"``,
     ``"--rejects"``); ``None`` values are ignored. Paths are compared resolved
     (symlinks followed) and by device and inode (hard links)."""
     ins = [(name, Path(p)) for name, p in inputs.items() if p is not None]

@@ -265,12 +265,22 @@ def _describe_change(before: Optional[dict], after: Optional[dict]) -> str:
     return "other content"
 
 
+def _is_regular(path: Path) -> bool:
+    # Regular files only: reading a pipe or a device would hang or never end.
+    import stat
+
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
 def fingerprint_input(path: PathLike) -> dict[str, Any]:
     """What identifies an input's content: total size, latest modification time and
     the SHA-256 of every byte (of every file, with its relative path, for a
     directory). Reading it once costs a small share of a run (RESULTS.md)."""
     path = Path(path)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    files = sorted(p for p in path.rglob("*") if _is_regular(p)) if path.is_dir() else [path]
     digest = hashlib.sha256()
     size = mtime = 0
     for file in files:
@@ -279,9 +289,13 @@ def fingerprint_input(path: PathLike) -> dict[str, Any]:
         mtime = max(mtime, st.st_mtime_ns)
         if path.is_dir():
             digest.update(file.relative_to(path).as_posix().encode("utf-8", "surrogateescape") + b"\0")
-        with open(file, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
+        try:
+            with open(file, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as e:
+            # The reader rejects such a file and the job goes on; its state joins the hash.
+            digest.update(f"unreadable: {e.errno}".encode())
         digest.update(b"\0")
     return {"size": size, "files": len(files), "mtime_ns": mtime, "sha256": digest.hexdigest()}
 
@@ -365,6 +379,9 @@ def _chunks(records, done, batch_size, max_chars, batch_chars, output_format) ->
             continue
         reason = validate_text(item.text, max_chars) or _unstorable(item, output_format)
         if reason:
+            location = getattr(item, "location", None)
+            if location and location != item.id:
+                reason += f" (at {location})"
             chunk.rejects.append((item.id, reason))
             continue
         chunk.records.append(item)
@@ -548,6 +565,17 @@ def count_records(path: Path, fmt: str) -> Optional[int]:
     return None
 
 
+def check_apply_paths(input_path: PathLike, output: PathLike,
+                      rejects_path: Optional[PathLike] = None) -> None:
+    """Refuse an OUTPUT, rejects file or partial directory that is the input, lies
+    inside it, or is another of them (``PathConflictError``)."""
+    output = Path(output)
+    rejects = Path(rejects_path) if rejects_path else output.with_name(output.name + ".rejects.jsonl")
+    check_distinct_paths({"INPUT": input_path},
+                         {"OUTPUT": output, "rejects file (--rejects)": rejects,
+                          "partial directory": output.with_name(output.name + ".partial")})
+
+
 def apply_corpus(
     nlp: Language,
     input_path: PathLike,
@@ -563,11 +591,7 @@ def apply_corpus(
     input_path = Path(input_path)
     if not input_path.exists():
         raise CorpusError(f"Input not found: {input_path}")
-    output = Path(output)
-    rejects = options.get("rejects_path") or output.with_name(output.name + ".rejects.jsonl")
-    check_distinct_paths({"INPUT": input_path},
-                         {"OUTPUT": output, "rejects file": rejects,
-                          "partial directory": output.with_name(output.name + ".partial")})
+    check_apply_paths(input_path, output, options.get("rejects_path"))
     fmt = input_format or guess_format(input_path)
     reader_options = dict(reader_options or {})
     fingerprint = {"input": str(input_path.resolve()), "format": fmt, "reader": reader_options}

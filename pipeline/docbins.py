@@ -12,7 +12,11 @@ Any corpus tsunagu reads becomes three ``.spacy`` files for ``spacy train``:
   parser runs, which is what a classifier's training data needs and is fast;
 * ``doc.cats`` is one-hot over all labels for exclusive classes, or 1.0/0.0 per
   label with ``multilabel``; ``doc.user_data`` keeps the record id and meta;
-* files are written atomically, with ``meta.json`` (labels, counts, split, seed).
+* files are written atomically, with ``meta.json`` (labels, counts, split, seed):
+  all four into a fresh temporary directory inside OUTDIR, then renamed into
+  place. Existing ones are replaced only with ``overwrite``, and OUTDIR may not be
+  the corpus, lie inside a corpus directory, or hold an output that is the corpus
+  file itself.
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
+from .atomic import check_distinct_paths, fsync_dir, make_temp_dir, refuse_existing, write_synced
 from .errors import ConfigError, CorpusError
 
 SPLITS = ("train", "dev", "test")
+OUTPUT_FILES = tuple(f"{name}.spacy" for name in SPLITS) + ("meta.json",)
 # Token attributes stored (ORTH and SPACY always are); no parse, no entities.
 DOCBIN_ATTRS = ["ORTH", "NORM", "LEMMA", "TAG", "POS", "MORPH"]
 
@@ -161,9 +168,13 @@ def corpus_to_docbins(
 
     fractions = check_fractions(fractions)
     out_dir = Path(out_dir)
-    existing = [p for p in (out_dir / f"{name}.spacy" for name in SPLITS) if p.exists()]
-    if existing and not overwrite:
-        raise ConfigError(f"{existing[0]} exists; choose another directory or pass --overwrite.")
+    outputs = {f"OUTDIR/{name}": out_dir / name for name in OUTPUT_FILES}
+    check_distinct_paths(inputs={"CORPUS": corpus}, outputs={"OUTDIR": out_dir, **outputs})
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"OUTDIR {out_dir} is a file, not a directory; give a directory to write "
+                          "train.spacy, dev.spacy, test.spacy and meta.json into.")
+    for path in outputs.values():
+        refuse_existing(path, overwrite, "output")
     records, skipped = labelled_records(
         read_corpus(corpus, format=input_format, **(reader_options or {})), multilabel=multilabel)
     labels = sorted({label for r in records for label in r.labels})
@@ -175,7 +186,9 @@ def corpus_to_docbins(
     nlp = make_tokenizer_nlp(split_mode)
     out_dir.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(records), desc="tokenizing", unit="doc", disable=not progress)
-    temporary = []
+    # A private directory (mkdtemp) on OUTDIR's file system: nothing can be planted
+    # in it, and its files are renamed into place only once all four are written.
+    staging = make_temp_dir(out_dir, "to-spacy")
     try:
         for name in SPLITS:
             part = parts[name]
@@ -194,24 +207,19 @@ def corpus_to_docbins(
                 bar.update(1)
             summary.counts[name] = counts
             summary.tokens[name] = n_tokens
-            tmp = out_dir / f".{name}.spacy.{os.getpid()}.tmp"
-            temporary.append(tmp)
-            docbin.to_disk(tmp)
+            write_synced(staging / f"{name}.spacy", docbin.to_bytes())
         meta = {"source": str(corpus), "format": input_format,
                 "reader_options": reader_options or {}, "labels": labels, "multilabel": multilabel, "split": list(fractions), "seed": seed,
                 "split_mode": split_mode, "skipped_empty": skipped,
                 "documents": {name: dict(summary.counts[name]) for name in SPLITS},
                 "tokens": summary.tokens}
-        tmp_meta = out_dir / f".meta.json.{os.getpid()}.tmp"
-        temporary.append(tmp_meta)
-        tmp_meta.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-        for name, tmp in zip(SPLITS, temporary):
-            os.replace(tmp, out_dir / f"{name}.spacy")
-        os.replace(tmp_meta, out_dir / "meta.json")
+        write_synced(staging / "meta.json", json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
+        for name in OUTPUT_FILES:
+            os.replace(staging / name, out_dir / name)
+        fsync_dir(out_dir)
     finally:
         bar.close()
-        for tmp in temporary:
-            tmp.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
     return summary
 
 

@@ -12,12 +12,21 @@ Frequent words are subsampled with threshold ``sample``.
 
 gensim does the training; this module chooses the token keys, feeds gensim its
 fastest input (a tokenized ``corpus_file``), reports progress, and writes a
-directory that both gensim (``vectors.kv``) and spaCy (``spacy_vocab/``) load:
+directory that gensim (through ``load_keyed_vectors``) and spaCy (``spacy_vocab/``)
+load:
 
     DIR/meta.json        key form, split mode, settings, corpus and training figures
-    DIR/vectors.kv       gensim KeyedVectors
+    DIR/vectors.npy      the vectors, float32, one row per word (``numpy.save``)
+    DIR/vocab.json       the words of the rows, in order (a JSON list of strings)
     DIR/spacy_vocab/     a spaCy Vocab holding the same vectors
     DIR/training_loss.png
+
+Nothing in the directory runs code when loaded: ``vectors.npy`` is read with
+``allow_pickle=False`` and the rest is JSON, msgpack and numpy, so a vectors
+directory received from someone else is safe to load. Directories written before
+version 2 hold a pickled gensim ``vectors.kv`` instead; a pickle can run any code,
+so it is loaded only when the caller trusts it (``trust=True``; convert such a
+directory once with ``tsunagu embed convert DIR --trust-pickle``).
 """
 
 from __future__ import annotations
@@ -29,12 +38,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from .atomic import replaced_directory
-from .errors import ConfigError, CorpusError, ModelNotFoundError, TsunaguError
+from .atomic import atomic_file, check_distinct_paths, refuse_existing, replaced_directory, write_atomically
+from .errors import (ConfigError, CorpusError, ModelLoadError, ModelNotFoundError, TsunaguError,
+                     UnsafeFileError)
 from .vectorkeys import check_key
 
 META_FORMAT = "tsunagu-word2vec"
-META_VERSION = 1
+# 2: vectors.npy + vocab.json in place of the pickled vectors.kv of version 1.
+META_VERSION = 2
+VECTORS_FILE, VOCAB_FILE, PICKLE_FILE = "vectors.npy", "vocab.json", "vectors.kv"
 PathLike = Union[str, Path]
 
 
@@ -186,23 +198,55 @@ def save_vectors(model, out_dir: PathLike, meta: dict[str, Any], overwrite: bool
     from spacy.vocab import Vocab
 
     out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite:
-        raise EmbeddingsError(f"{out_dir} exists; choose another directory or allow overwriting.")
+    refuse_existing(out_dir, overwrite, "vectors directory")
     with replaced_directory(out_dir) as tmp:
         kv = model.wv
-        kv.save(str(tmp / "vectors.kv"))
-        vocab = Vocab()
         data = numpy.ascontiguousarray(kv.vectors, dtype="float32")
+        write_vector_files(tmp, list(kv.index_to_key), data)
+        vocab = Vocab()
         vocab.vectors = Vectors(strings=vocab.strings, data=data, keys=list(kv.index_to_key),
                                 name=f"tsunagu_{meta.get('key', 'lemma')}")
         vocab.to_disk(tmp / "spacy_vocab")
         meta = {"format": META_FORMAT, "version": META_VERSION, "vectors": len(kv),
                 "dim": kv.vector_size, **meta}
-        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        _write_meta(tmp, meta)
         losses = meta.get("training", {}).get("loss_per_epoch")
         if losses:
             plot_loss(losses, tmp / "training_loss.png", meta.get("settings_name", ""))
     return out_dir
+
+
+def write_vector_files(directory: Path, words: list[str], vectors) -> None:
+    """``vectors.npy`` and ``vocab.json`` in ``directory``, each replaced atomically."""
+    import io
+
+    import numpy
+
+    buffer = io.BytesIO()
+    numpy.save(buffer, numpy.ascontiguousarray(vectors, dtype="float32"), allow_pickle=False)
+    # vocab.json first: vectors.npy marks the directory as converted (load_keyed_vectors).
+    write_atomically(directory / VOCAB_FILE, json.dumps(words, ensure_ascii=False).encode("utf-8"))
+    write_atomically(directory / VECTORS_FILE, buffer.getvalue())
+
+
+def _write_meta(directory: Path, meta: dict[str, Any]) -> None:
+    write_atomically(directory / "meta.json", json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
+
+
+def check_output_holds_no_input(out_dir: PathLike, inputs: dict[str, Optional[PathLike]],
+                                option: str = "--output") -> None:
+    """Refuse an output directory that contains one of the inputs: replacing the
+    directory (``--overwrite``) would delete them."""
+    from .errors import PathConflictError
+
+    out = Path(out_dir).resolve()
+    for name, path in inputs.items():
+        if path is None:
+            continue
+        inside = Path(path).resolve()
+        if inside == out or out in inside.parents:
+            raise PathConflictError(f"{name} ({path}) lies inside {option} ({out_dir}), which is replaced "
+                                    f"as a whole: it would be deleted. Write {option} elsewhere.")
 
 
 def plot_loss(losses: list[float], path: Path, title: str) -> None:
@@ -235,26 +279,140 @@ def read_meta(vectors_dir: PathLike) -> dict[str, Any]:
     except FileNotFoundError:
         raise ModelNotFoundError(f"{vectors_dir} is not a tsunagu vectors directory: no meta.json.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ModelNotFoundError(f"{meta_path} is corrupt ({e}); retrain the vectors.") from None
+        raise ModelLoadError(f"{meta_path} is corrupt ({e}); copy the directory again or retrain "
+                             "the vectors.") from None
     if not isinstance(meta, dict) or meta.get("format") != META_FORMAT:
         raise ModelNotFoundError(f"{meta_path} does not describe tsunagu word2vec vectors.")
     check_key(meta.get("key", ""))
     return meta
 
 
-def load_keyed_vectors(vectors_dir: PathLike):
-    """The gensim ``KeyedVectors`` of a vectors directory."""
+def load_keyed_vectors(vectors_dir: PathLike, *, trust: bool = False):
+    """The gensim ``KeyedVectors`` of a vectors directory.
+
+    ``trust``: also load a directory of version 1, which holds the vectors only as a
+    pickle (``vectors.kv``). Loading a pickle runs whatever code it contains: pass
+    ``trust=True`` only for a directory you made yourself."""
+    meta = read_meta(vectors_dir)
+    vectors_dir = Path(vectors_dir)
+    if (vectors_dir / VECTORS_FILE).exists() or not (vectors_dir / PICKLE_FILE).exists():
+        words, vectors = _read_vector_files(vectors_dir)
+        kv = keyed_vectors(words, vectors)
+    else:
+        kv = load_pickled_vectors(vectors_dir / PICKLE_FILE, trust=trust, convert=vectors_dir)
+    if len(kv) != meta["vectors"] or kv.vector_size != meta["dim"]:
+        raise ModelLoadError(f"The vectors in {vectors_dir} ({len(kv)} x {kv.vector_size}) do not match "
+                             f"its meta.json ({meta['vectors']} x {meta['dim']}); copy the directory "
+                             "again or retrain the vectors.")
+    return kv
+
+
+def _read_vector_files(vectors_dir: Path):
+    import numpy
+
+    array_path, vocab_path = vectors_dir / VECTORS_FILE, vectors_dir / VOCAB_FILE
+    if not array_path.is_file() or not vocab_path.is_file():
+        missing = array_path if not array_path.is_file() else vocab_path
+        raise ModelLoadError(f"{vectors_dir} is an incomplete vectors directory: {missing.name} is missing. "
+                             "Copy the directory again or retrain the vectors with `tsunagu embed train`.")
+    try:
+        # allow_pickle=False: an object array would be a pickle, which could run code.
+        vectors = numpy.load(array_path, allow_pickle=False)
+    except Exception as e:  # noqa: BLE001 - truncated, not .npy, an object array: all unusable
+        raise ModelLoadError(f"Cannot read {array_path} ({type(e).__name__}: {e}): the file is truncated "
+                             "or not a float array. Copy the directory again or retrain the "
+                             "vectors.") from None
+    try:
+        words = json.loads(vocab_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ModelLoadError(f"Cannot read {vocab_path} ({e}); copy the directory again or retrain "
+                             "the vectors.") from None
+    if not (isinstance(words, list) and all(isinstance(w, str) for w in words)):
+        raise ModelLoadError(f"{vocab_path} is not a JSON list of words; copy the directory again or "
+                             "retrain the vectors.")
+    if vectors.ndim != 2 or vectors.dtype.kind != "f" or vectors.shape[0] != len(words):
+        raise ModelLoadError(f"{array_path} holds a {vectors.dtype} array of shape {vectors.shape}, but "
+                             f"{vocab_path.name} lists {len(words)} words; copy the directory again or "
+                             "retrain the vectors.")
+    if len(set(words)) != len(words):
+        raise ModelLoadError(f"{vocab_path} lists a word twice; copy the directory again or retrain "
+                             "the vectors.")
+    return words, vectors
+
+
+def keyed_vectors(words: list[str], vectors):
+    """gensim ``KeyedVectors`` holding ``vectors`` (one row per word)."""
+    import numpy
     from gensim.models import KeyedVectors
 
-    meta = read_meta(vectors_dir)
-    path = Path(vectors_dir) / "vectors.kv"
-    try:
-        kv = KeyedVectors.load(str(path))
-    except Exception as e:
-        raise ModelNotFoundError(f"Cannot read {path}: {type(e).__name__}: {e}. Retrain the vectors.") from None
-    if len(kv) != meta["vectors"] or kv.vector_size != meta["dim"]:
-        raise ModelNotFoundError(f"{path} does not match {vectors_dir}/meta.json; retrain the vectors.")
+    kv = KeyedVectors(vectors.shape[1])
+    kv.add_vectors(words, numpy.asarray(vectors, dtype="float32"))
     return kv
+
+
+def load_pickled_vectors(path: Path, *, trust: bool, convert: Optional[Path] = None):
+    """gensim ``KeyedVectors.load(path)``, which unpickles, so only when ``trust``."""
+    if not trust:
+        how = (f"convert the directory once: `tsunagu embed convert {convert} --trust-pickle`, after which "
+               "it loads without running code" if convert is not None else
+               f"convert it once to word2vec's binary format: `tsunagu embed convert {path} --trust-pickle`")
+        raise UnsafeFileError(
+            f"{path} is a pickle (gensim KeyedVectors.save), and loading a pickle runs any code it "
+            f"contains, so tsunagu does not load it unasked. If you made it yourself, {how} (in Python: "
+            "trust=True). If it came from someone else, ask for word2vec text/binary vectors or a "
+            "vectors directory written by a current `tsunagu embed train`, or retrain.")
+    from gensim.models import KeyedVectors
+
+    try:
+        return KeyedVectors.load(str(path))
+    except Exception as e:  # noqa: BLE001 - any failure means unusable vectors
+        raise ModelLoadError(f"Cannot read {path} ({type(e).__name__}: {e}): the file is truncated or not "
+                             "gensim KeyedVectors. Copy it again or retrain the vectors.") from None
+
+
+def write_word2vec_binary(kv_path: PathLike, out: PathLike, *, overwrite: bool = False) -> int:
+    """Write the (trusted) pickled ``KeyedVectors`` of ``kv_path`` to ``out`` in word2vec's
+    binary format, which ``read_word_vectors`` reads without running code. Returns the
+    number of words."""
+    import numpy
+
+    kv_path, out = Path(kv_path), Path(out)
+    if not kv_path.is_file():
+        raise ModelNotFoundError(f"No gensim vectors file at {kv_path}.")
+    check_distinct_paths(inputs={"SRC": kv_path}, outputs={"--output": out})
+    refuse_existing(out, overwrite, "word2vec file")
+    kv = load_pickled_vectors(kv_path, trust=True)
+    words = [str(w) for w in kv.index_to_key]
+    bad = next((w for w in words if not w or any(c.isspace() for c in w)), None)
+    if bad is not None:
+        raise EmbeddingsError(f"{kv_path} has the key {bad!r}; word2vec's format cannot hold an empty key or "
+                              "one with white space.")
+    vectors = numpy.asarray(kv.vectors, dtype="<f4")
+    with atomic_file(out, "wb") as f:
+        f.write(f"{len(words)} {vectors.shape[1]}\n".encode("utf-8"))
+        for word, row in zip(words, vectors):
+            # gensim's own layout: the key, a space, the raw little-endian floats.
+            f.write(word.encode("utf-8") + b" " + row.tobytes())
+    return len(words)
+
+
+def convert_pickled_directory(vectors_dir: PathLike) -> Path:
+    """Rewrite a version-1 vectors directory (pickled ``vectors.kv``) in the format that
+    runs nothing when loaded; the pickle is removed. The caller vouches for the pickle."""
+    vectors_dir = Path(vectors_dir)
+    meta = read_meta(vectors_dir)
+    if not (vectors_dir / PICKLE_FILE).is_file():
+        raise EmbeddingsError(f"{vectors_dir} holds no {PICKLE_FILE}: there is nothing to convert "
+                              "(a directory with vectors.npy loads without running code as it is).")
+    kv = load_pickled_vectors(vectors_dir / PICKLE_FILE, trust=True)
+    if len(kv) != meta["vectors"] or kv.vector_size != meta["dim"]:
+        raise ModelLoadError(f"{vectors_dir / PICKLE_FILE} ({len(kv)} x {kv.vector_size}) does not match "
+                             f"{vectors_dir}/meta.json; retrain the vectors.")
+    write_vector_files(vectors_dir, list(kv.index_to_key), kv.vectors)
+    _write_meta(vectors_dir, {**meta, "version": META_VERSION})
+    for leftover in vectors_dir.glob(PICKLE_FILE + "*"):  # gensim puts big arrays beside it
+        leftover.unlink()
+    return vectors_dir
 
 
 def load_spacy_vocab(vectors_dir: PathLike):
@@ -265,12 +423,14 @@ def load_spacy_vocab(vectors_dir: PathLike):
     path = Path(vectors_dir) / "spacy_vocab"
     try:
         vocab = Vocab().from_disk(path)
-    except Exception as e:
-        raise ModelNotFoundError(f"Cannot read the spaCy vectors in {path}: {type(e).__name__}: {e}. "
-                                 "Retrain the vectors.") from None
+    except Exception as e:  # noqa: BLE001 - truncated or garbled files: all unusable
+        raise ModelLoadError(f"Cannot read the spaCy vectors in {path}: {type(e).__name__}: {e}. "
+                             "The files are truncated or corrupt: copy the directory again or retrain "
+                             "the vectors.") from None
     if vocab.vectors.shape != (meta["vectors"], meta["dim"]):
-        raise ModelNotFoundError(f"{path} holds {vocab.vectors.shape} vectors but meta.json says "
-                                 f"({meta['vectors']}, {meta['dim']}); retrain the vectors.")
+        raise ModelLoadError(f"{path} holds {vocab.vectors.shape} vectors but meta.json says "
+                             f"({meta['vectors']}, {meta['dim']}); copy the directory again or retrain "
+                             "the vectors.")
     return vocab
 
 
@@ -285,12 +445,19 @@ def train_embeddings(
     reader_options: Optional[dict[str, Any]] = None,
     cache_dir: Optional[PathLike] = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Tokenize (cached), train and save; returns the written ``meta``."""
+    """Tokenize (cached), train and save; returns the written ``meta``. An existing
+    ``out_dir`` is replaced only with ``overwrite``."""
     from .tokenized import tokenize_corpus
 
     check_key(key)
     settings.validate()
+    # Before tokenizing and training, which take minutes.
+    check_distinct_paths(inputs={"CORPUS": corpus},
+                         outputs={"--output": out_dir, "--cache-dir": cache_dir})
+    check_output_holds_no_input(out_dir, {"CORPUS": corpus, "--cache-dir": cache_dir})
+    refuse_existing(out_dir, overwrite, "vectors directory")
     tokenized = tokenize_corpus(corpus, key=key, split_mode=split_mode, input_format=input_format,
                                 reader_options=reader_options, workers=settings.workers,
                                 cache_dir=cache_dir, progress=progress)
@@ -305,5 +472,5 @@ def train_embeddings(
         "corpus": {"source": str(Path(corpus).resolve()), **tokenized.stats()},
         "training": asdict(stats),
     }
-    save_vectors(model, out_dir, meta)
+    save_vectors(model, out_dir, meta, overwrite=overwrite)
     return read_meta(out_dir)

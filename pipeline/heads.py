@@ -52,7 +52,6 @@ from __future__ import annotations
 import heapq
 import json
 import math
-import os
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -60,13 +59,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import TsunaguError
+from .atomic import atomic_file
+from .errors import ModelLoadError, TsunaguError
 
 FORMAT = "tsunagu-head"
 
 
 class HeadError(TsunaguError, ValueError):
     """A head cannot be built or loaded: bad sizes, bad class counts, a bad file."""
+
+
+class HeadLoadError(HeadError, ModelLoadError):
+    """A head file exists but cannot be used: truncated, corrupt, not a head file."""
 
 
 class Head(nn.Module):
@@ -121,29 +125,33 @@ class Head(nn.Module):
         config = {"format": FORMAT, "kind": self.kind, "hidden_size": self.hidden_size,
                   "n_classes": self.n_classes, "options": self.options,
                   "counts": None if self.counts is None else self.counts.tolist()}
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save({"config": json.dumps(config), "state": self.state_dict()}, tmp)
-        os.replace(tmp, path)
+        with atomic_file(path, "wb") as f:
+            torch.save({"config": json.dumps(config), "state": self.state_dict()}, f)
 
     @staticmethod
     def from_disk(path: Union[str, Path]) -> "Head":
+        """The head saved at ``path``, read with ``weights_only`` (no code runs)."""
         path = Path(path)
         if not path.is_file():
             raise HeadError(f"Head file not found: {path}")
+        fix = "copy the file again, or re-train the head"
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
             config = json.loads(saved["config"])
-            assert config.get("format") == FORMAT
+            if not isinstance(config, dict) or config.get("format") != FORMAT:
+                raise ValueError("no tsunagu head format marker")
         except Exception as e:  # noqa: BLE001 - any failure here means "not a head file"
-            raise HeadError(f"{path} is not a tsunagu head file or is corrupt ({type(e).__name__}).") from None
-        if config["kind"] not in HEADS:
-            raise HeadError(f"{path}: unknown head kind {config['kind']!r}.")
-        head = make_head(config["kind"], config["hidden_size"], config["n_classes"],
-                         counts=config["counts"], **config["options"])
+            raise HeadLoadError(f"{path} is not a tsunagu head file or is corrupt (truncated, damaged "
+                                f"or of another kind: {type(e).__name__}); {fix}.") from None
+        if config.get("kind") not in HEADS:
+            raise HeadLoadError(f"{path}: unknown head kind {config.get('kind')!r}; {fix}.")
         try:
+            head = make_head(config["kind"], config["hidden_size"], config["n_classes"],
+                             counts=config["counts"], **config["options"])
             head.load_state_dict(saved["state"])
-        except RuntimeError as e:
-            raise HeadError(f"{path}: weights do not fit the head's configuration ({e}).") from None
+        except (KeyError, TypeError, RuntimeError, HeadError) as e:
+            raise HeadLoadError(f"{path}: the weights do not fit the head's configuration ({e}); "
+                                f"{fix}.") from None
         return head
 
 

@@ -18,13 +18,17 @@ A model directory holds::
     DIR/model.pt     settings and weights (torch.save, written atomically)
     DIR/vocab.tsv    word<TAB>count, in id order (0 = <unk>, 1 = </s>)
     DIR/meta.json    key form, split mode, training figures, validation perplexity
+
+``model.pt`` and the training checkpoint hold only tensors and plain Python values
+and are read with ``torch.load(weights_only=True)``, which refuses anything else:
+neither runs code when loaded, so a model received from someone else is safe to load.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
+import pickle
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,13 +38,14 @@ from typing import Iterable, Optional, Union
 import torch
 from torch import nn
 
-from .atomic import replaced_directory
-from .errors import ConfigError, ModelNotFoundError, TsunaguError
+from .atomic import atomic_file, refuse_existing, replaced_directory
+from .errors import ConfigError, ModelLoadError, ModelNotFoundError, TsunaguError
 from .heads import HEADS, make_head
 from .parallel import torch_threads
 
 UNK, EOS = "<unk>", "</s>"
 FORMAT = "tsunagu-lstm-lm"
+CHECKPOINT_FORMAT = "tsunagu-lstm-lm-checkpoint-2"
 PathLike = Union[str, Path]
 
 
@@ -208,12 +213,14 @@ def perplexity(model: LSTMLanguageModel, stream: torch.Tensor, *, batch_size: in
 
 def train_language_model(train: list[list[str]], valid: list[list[str]], out_dir: PathLike,
                          settings: LMSettings, *, meta: Optional[dict] = None, progress: bool = True,
-                         valid_tokens: Optional[int] = 100_000) -> dict:
-    """Train on tokenized sentences, evaluate validation perplexity, save ``out_dir``.
+                         valid_tokens: Optional[int] = 100_000, overwrite: bool = False) -> dict:
+    """Train on tokenized sentences, evaluate validation perplexity, save ``out_dir``
+    (an existing one is replaced only with ``overwrite``).
 
     A checkpoint (``out_dir.partial/checkpoint.pt``) is written at the end of every
     epoch and on Ctrl-C; calling again with the same arguments resumes from it."""
     settings.validate()
+    refuse_existing(out_dir, overwrite, "language model directory")
     torch.manual_seed(settings.seed)
     with torch_threads(settings.threads):
         return _train(train, valid, Path(out_dir), settings, meta or {}, progress, valid_tokens)
@@ -232,13 +239,18 @@ def _train(train, valid, out_dir: Path, settings: LMSettings, meta: dict, progre
     checkpoint = partial / "checkpoint.pt"
     epoch, seconds, steps, losses = 0, 0.0, 0, []
     if checkpoint.exists():
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        if saved["settings"] != asdict(settings) or saved["vocab"] != vocab.words:
+        saved = _read_checkpoint(checkpoint, partial)
+        same_settings = saved.get("settings") == json.dumps(asdict(settings), sort_keys=True)
+        if not same_settings or saved.get("vocab") != vocab.words:
             raise LanguageModelError(f"{checkpoint} belongs to other settings or data; delete {partial} "
                                      "to start again.")
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        epoch, seconds, steps, losses = saved["epoch"], saved["seconds"], saved["steps"], saved["losses"]
+        try:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            epoch, seconds, steps, losses = saved["epoch"], saved["seconds"], saved["steps"], saved["losses"]
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:
+            raise ModelLoadError(f"{checkpoint} is damaged ({type(e).__name__}: {e}); delete {partial} "
+                                 "to start again.") from None
     n_batches = math.ceil((data.shape[1] - 1) / settings.bptt)
     budget = None if settings.minutes is None else settings.minutes * 60
     bar = None
@@ -250,11 +262,13 @@ def _train(train, valid, out_dir: Path, settings: LMSettings, meta: dict, progre
 
     def save_checkpoint() -> None:
         partial.mkdir(parents=True, exist_ok=True)
-        tmp = checkpoint.with_suffix(".tmp")
-        torch.save({"settings": asdict(settings), "vocab": vocab.words, "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(), "epoch": epoch, "seconds": seconds,
-                    "steps": steps, "losses": losses}, tmp)
-        os.replace(tmp, checkpoint)
+        # Settings as JSON text, the rest tensors and plain values: what weights_only
+        # loading accepts.
+        with atomic_file(checkpoint, "wb") as f:
+            torch.save({"format": CHECKPOINT_FORMAT, "settings": json.dumps(asdict(settings), sort_keys=True),
+                        "vocab": vocab.words, "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(), "epoch": epoch, "seconds": seconds,
+                        "steps": steps, "losses": losses}, f)
 
     out_of_time = False
     try:
@@ -303,6 +317,35 @@ def _train(train, valid, out_dir: Path, settings: LMSettings, meta: dict, progre
     return meta
 
 
+def describe_load_failure(error: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, in words. torch's own message for a
+    refused object suggests loading with ``weights_only=False``: exactly what must not
+    be done with a file from elsewhere, so it is not passed on."""
+    if isinstance(error, pickle.UnpicklingError):
+        return ("it holds objects other than tensors and plain values, which could run code, so it "
+                "was refused")
+    detail = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+
+
+def _read_checkpoint(checkpoint: Path, partial: Path) -> dict:
+    """The training checkpoint, read without running code. Anything else found at its
+    path (a file of another version, a damaged one, or a pickle planted there, which
+    ``weights_only`` refuses before it can run) is an error that says how to go on."""
+    try:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - refused or unreadable: either way not resumable
+        raise ModelLoadError(
+            f"{checkpoint} is not a checkpoint this version of tsunagu can resume from "
+            f"({describe_load_failure(e)}). Only "
+            f"tensors and plain values are ever read from it, never code. Delete {partial} to start the "
+            "training again.") from None
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise ModelLoadError(f"{checkpoint} was not written by this version of `tsunagu lm train`; delete "
+                             f"{partial} to start the training again.")
+    return saved
+
+
 def save_language_model(model: LSTMLanguageModel, vocab: Vocabulary, out_dir: Path, meta: dict) -> None:
     with replaced_directory(out_dir) as tmp:
         torch.save({"settings": asdict(model.settings), "state": model.state_dict()}, tmp / "model.pt")
@@ -311,19 +354,27 @@ def save_language_model(model: LSTMLanguageModel, vocab: Vocabulary, out_dir: Pa
 
 
 def load_language_model(path: PathLike) -> tuple[LSTMLanguageModel, Vocabulary, dict]:
+    """Model, vocabulary and meta of a directory of ``tsunagu lm train``. Missing:
+    ``ModelNotFoundError``; present but unusable (truncated, damaged, of another
+    version): ``ModelLoadError`` naming the file."""
     path = Path(path)
     if not (path / "model.pt").is_file():
         raise ModelNotFoundError(f"No language model at {path} (model.pt missing). "
                                  f"Train one with `tsunagu lm train CORPUS -o {path}`.")
+    fix = "copy the model directory again, or retrain it with `tsunagu lm train`"
+    current = path / "meta.json"
     try:
-        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-        vocab = Vocabulary.from_disk(path / "vocab.tsv")
-        saved = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
+        meta = json.loads(current.read_text(encoding="utf-8"))
+        current = path / "vocab.tsv"
+        vocab = Vocabulary.from_disk(current)
+        current = path / "model.pt"
+        # weights_only: tensors and plain values only, so a model from elsewhere runs no code.
+        saved = torch.load(current, map_location="cpu", weights_only=True)
         settings = LMSettings(**saved["settings"])
         model = LSTMLanguageModel(len(vocab), settings, counts=vocab.counts)
         model.load_state_dict(saved["state"])
     except Exception as e:  # noqa: BLE001 - unpickling, JSON, shape errors: all mean a bad model
-        raise ModelNotFoundError(f"{path} holds a corrupt or incompatible language model "
-                                 f"({type(e).__name__}: {e}); retrain it.") from None
+        raise ModelLoadError(f"{current} of the language model {path} is truncated, corrupt or incompatible "
+                             f"({describe_load_failure(e)}); {fix}.") from None
     model.eval()
     return model, vocab, meta

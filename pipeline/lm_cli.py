@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections import Counter
 from pathlib import Path
+from typing import Optional
 
 from .errors import ConfigError
 from .heldout import is_held_out
@@ -45,6 +48,9 @@ def add_lm_commands(sub) -> None:
     train.add_argument("--fields", choices=("title", "body", "title+body"), default=None,
                        help="Livedoor: which part of each article")
     train.add_argument("--threads", type=int, default=None)
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace an existing model directory (a checkpoint in DIR.partial "
+                       "is still resumed)")
     train.add_argument("--no-progress", action="store_true")
     train.set_defaults(run=_run_train)
 
@@ -56,20 +62,27 @@ def add_lm_commands(sub) -> None:
     evaluate.set_defaults(run=_run_eval)
 
 
-def tokenized_records(corpus: Path, fmt, fields, key: str, split_mode: str, progress: bool):
-    """(id, sentences of keys) for each readable record with text."""
+def tokenized_records(corpus: Path, fmt, fields, key: str, split_mode: str, progress: bool,
+                      skipped: Optional[Counter] = None):
+    """(id, sentences of keys) for each readable record with text. Records that cannot
+    be tokenized (no text, text that is not valid Unicode) are counted in ``skipped``
+    by reason."""
     from tsunagu.corpora import Record, read_corpus
 
-    from .tokenized import keys_of_text
+    from .tokenized import keys_of_text, text_problem
 
+    skipped = Counter() if skipped is None else skipped
     options = {"fields": fields} if fields else {}
-    records = (r for r in read_corpus(corpus, fmt, on_error="reject", **options)
-               if isinstance(r, Record) and isinstance(r.text, str) and r.text.strip())
+    records = read_corpus(corpus, fmt, on_error="reject", **options)
     if progress:
         from tqdm import tqdm
 
         records = tqdm(records, unit="doc", desc="tokenizing", dynamic_ncols=True)
     for record in records:
+        why = text_problem(record.text) if isinstance(record, Record) else "unreadable"
+        if why is not None:
+            skipped[why] += 1
+            continue
         yield record.id, keys_of_text(record.text, key, split_mode)
 
 
@@ -83,14 +96,28 @@ def _run_train(args: argparse.Namespace) -> int:
                           dropout=args.dropout, max_vocab=args.max_vocab, min_count=args.min_count,
                           bptt=args.bptt, batch_size=args.batch_size, lr=args.lr, epochs=args.epochs,
                           minutes=args.minutes, threads=args.threads).validate()
-    train, valid = [], []
+    from .atomic import check_distinct_paths, refuse_existing
+    from .embeddings import check_output_holds_no_input
+
+    # Before tokenizing and training, which take minutes.
+    partial = args.output.with_name(args.output.name + ".partial")
+    check_distinct_paths(inputs={"CORPUS": args.corpus},
+                         outputs={"--output": args.output, "its checkpoint directory": partial})
+    check_output_holds_no_input(args.output, {"CORPUS": args.corpus})
+    refuse_existing(args.output, args.overwrite, "language model directory (--output)")
+    train, valid, skipped = [], [], Counter()
     for rid, sentences in tokenized_records(args.corpus, args.format, args.fields, args.key,
-                                            args.split_mode, not args.no_progress):
+                                            args.split_mode, not args.no_progress, skipped):
         (valid if is_held_out(rid, args.valid_percent) else train).extend(sentences)
+    if skipped:
+        print(f"skipped {sum(skipped.values())} records: "
+              + "; ".join(f"{n} {why}" for why, n in skipped.items()), file=sys.stderr)
     meta = train_language_model(train, valid, args.output, settings, progress=not args.no_progress,
                                 meta={"key": args.key, "split_mode": args.split_mode,
                                       "corpus": str(args.corpus.resolve()),
-                                      "valid_percent": args.valid_percent})
+                                      "valid_percent": args.valid_percent,
+                                      "rejected": sum(skipped.values()), "rejected_reasons": dict(skipped)},
+                                overwrite=args.overwrite)
     t = meta["training"]
     ppl = meta["valid_perplexity"]
     print(f"{args.output}: vocabulary {meta['vocabulary']:,}, {meta['train_tokens']:,} training tokens, "

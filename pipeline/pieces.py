@@ -31,10 +31,17 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 DEFAULT_PIECE_CHARS = 2000
-DEFAULT_BATCH_CHARS = 20000
+# What one call of the pipeline may hold: GiNZA's peak grows with the characters
+# of a whole batch, not of one document (benchmarks/bench_longdocs.py: 20,000
+# characters at once take +780 MB over the loaded pipeline, 5,000 take +170 MB).
+DEFAULT_BATCH_CHARS = 5000
 
-_PARAGRAPH = re.compile(r"(?<=\n)(?=[ \t\u3000]*\n)|(?<=\n\n)")
-_SENTENCE = re.compile(r"(?<=[。！？!?\n])")
+# Before a blank line, so that the blank line opens the next piece: GiNZA makes it
+# part of the sentence that follows, as it does in the whole text.
+_PARAGRAPH = re.compile(r"(?<=\S)(?=[ \t\u3000]*\n[ \t\u3000]*\n)")
+# After sentence-final punctuation, or before a line break: whitespace opens the
+# next piece, where GiNZA puts it when it sees the whole text.
+_SENTENCE = re.compile(r"(?<=[。！？!?])(?=[^\s」』）)])|(?<=\S)(?=[ \t\u3000]*\n)")
 
 
 def split_text(text: str, max_chars: int = DEFAULT_PIECE_CHARS) -> list[str]:

@@ -8,8 +8,12 @@ about a hundred times slower and add nothing to word keys.
 The file is cached under a digest of everything that decides its content: the
 corpus files (paths, sizes, modification times), the reader and its options, the
 key form, the Sudachi split mode and dictionary version. The same command on the
-same corpus reuses it. It is written to a temporary file and renamed, so a killed
-run never leaves a truncated cache.
+same corpus reuses it. It is written through ``tsunagu.atomic`` (a temporary file
+with a unique name, renamed), so a killed run never leaves a truncated cache and a
+file or symlink planted in a shared cache directory is never written through.
+
+Records whose text cannot be written as UTF-8 (a lone surrogate such as ``"\\ud800"``,
+which JSON allows) are skipped and counted as rejected, with the reason.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Union
 
+from .atomic import atomic_file, write_atomically
 from .errors import ConfigError, CorpusError
 from .parallel import parallel_map
 from .tokenizer import DEFAULT_CHUNK_BYTES, split_for_sudachi
@@ -44,6 +50,8 @@ class TokenizedCorpus:
     tokens: int
     seconds: float
     cached: bool = False
+    # why records were rejected: reason -> count
+    rejected_reasons: dict = field(default_factory=dict, hash=False, compare=False)
 
     def stats(self) -> dict[str, Any]:
         out = asdict(self)
@@ -82,10 +90,9 @@ def tokenize_corpus(
     cache.mkdir(parents=True, exist_ok=True)
     digest = _digest(source, fmt, reader_options, key, split_mode)
     path, stats_path = cache / f"tokens-{digest}.txt", cache / f"tokens-{digest}.json"
-    if path.exists() and stats_path.exists():
-        stats = json.loads(stats_path.read_text(encoding="utf-8"))
-        stats.update(path=path, cached=True)
-        return TokenizedCorpus(**stats)
+    cached = _read_cached(path, stats_path)
+    if cached is not None:
+        return cached
 
     records = read_corpus(source, fmt, on_error="reject", **reader_options)
     texts = _Texts(records)
@@ -95,10 +102,9 @@ def tokenize_corpus(
 
         bar = tqdm(unit="doc", desc="tokenize", dynamic_ncols=True)
     started = time.perf_counter()
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     documents = lines = tokens = 0
     try:
-        with open(tmp, "w", encoding="utf-8") as out:
+        with atomic_file(path, "w", encoding="utf-8") as out:
             chunks = _chunked(texts.iter(), CHUNK_DOCS)
             for chunk, (chunk_lines, n_tokens) in parallel_map(
                 _ChunkTokenizer(key, split_mode), chunks, workers
@@ -112,27 +118,35 @@ def tokenize_corpus(
                 if bar is not None:
                     bar.update(len(chunk))
                     bar.set_postfix(tokens=tokens, refresh=False)
-            out.flush()
-            os.fsync(out.fileno())
-        if tokens == 0:
-            raise CorpusError(
-                f"The corpus {source} has no tokens to train on ({documents} documents read, "
-                f"{texts.rejected} rejected)."
-            )
+            if tokens == 0:
+                # Raised inside the block: the empty file is discarded, not cached.
+                raise CorpusError(
+                    f"The corpus {source} has no tokens to train on ({documents} documents read, "
+                    f"{texts.rejected} rejected{texts.reasons_text()})."
+                )
         seconds = time.perf_counter() - started
-        result = TokenizedCorpus(path, key, split_mode, documents, texts.rejected, lines, tokens, seconds)
-        os.replace(tmp, path)
+        result = TokenizedCorpus(path, key, split_mode, documents, texts.rejected, lines, tokens, seconds,
+                                 rejected_reasons=dict(texts.reasons))
         stats = result.stats()
         del stats["path"], stats["cached"]
-        stats_tmp = stats_path.with_name(stats_path.name + ".tmp")
-        stats_tmp.write_text(json.dumps(stats), encoding="utf-8")
-        os.replace(stats_tmp, stats_path)
+        write_atomically(stats_path, json.dumps(stats, ensure_ascii=False).encode("utf-8"))
         return result
     finally:
         if bar is not None:
             bar.close()
-        if tmp.exists():
-            tmp.unlink()
+
+
+def _read_cached(path: Path, stats_path: Path) -> Optional[TokenizedCorpus]:
+    """The cached tokenization, or None when there is none or its record is unreadable
+    (then it is made again)."""
+    if not (path.is_file() and stats_path.is_file()):
+        return None
+    try:
+        stats = json.loads(stats_path.read_text(encoding="utf-8"))
+        stats.update(path=path, cached=True)
+        return TokenizedCorpus(**stats)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
 
 
 class _Texts:
@@ -140,15 +154,40 @@ class _Texts:
 
     def __init__(self, records: Iterable) -> None:
         self.records, self.rejected = records, 0
+        self.reasons: Counter = Counter()
 
     def iter(self) -> Iterator[str]:
         from tsunagu.corpora import Record
 
         for item in self.records:
-            if isinstance(item, Record) and isinstance(item.text, str) and item.text.strip():
+            if isinstance(item, Record):
+                why = text_problem(item.text)
+            else:
+                # A RejectedRecord's own reason names its line; counted by kind here.
+                why = "unreadable"
+            if why is None:
                 yield item.text
             else:
                 self.rejected += 1
+                self.reasons[why] += 1
+
+    def reasons_text(self) -> str:
+        return "".join(f"; {n} {why}" for why, n in self.reasons.items())
+
+
+INVALID_UNICODE = "with text that is not valid Unicode (a lone surrogate)"
+
+
+def text_problem(text) -> Optional[str]:
+    """Why a record's text cannot be tokenized, or None when it can."""
+    if not isinstance(text, str) or not text.strip():
+        return "without text"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON allows "\\ud800"; SudachiPy and the UTF-8 cache do not.
+        return INVALID_UNICODE
+    return None
 
 
 def _chunked(items: Iterator[str], size: int) -> Iterator[list[str]]:

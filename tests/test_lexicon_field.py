@@ -116,7 +116,7 @@ def test_read_binary_and_gensim_vectors(tmp_path):
     kv.save_word2vec_format(str(tmp_path / "v.bin"), binary=True)
     kv.save(str(tmp_path / "v.kv"))
     assert read_word_vectors(tmp_path / "v.bin").index_to_key == ["a", "b"]
-    assert read_word_vectors(tmp_path / "v.kv", limit=1).index_to_key == ["a"]
+    assert read_word_vectors(tmp_path / "v.kv", limit=1, trust=True).index_to_key == ["a"]
 
 
 def test_bad_vector_files_are_named(tmp_path):

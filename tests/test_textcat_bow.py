@@ -211,3 +211,13 @@ def test_bad_bow_settings_are_clear_errors(task):
         make_nlp(task, {**BOW, "bow_ngrams": 3})
     with pytest.raises(ConfigError, match="bow_buckets must be an integer >= 1"):
         make_nlp(task, {**BOW, "bow_buckets": 0})
+
+
+def test_truncated_weights_in_a_saved_pipeline_name_the_component(trained, tmp_path):
+    from tsunagu.errors import ModelLoadError
+
+    trained.to_disk(tmp_path / "model")
+    weights = tmp_path / "model" / "textcat" / "model"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ModelLoadError, match="component 'textcat'.*truncated or corrupt"):
+        spacy.load(tmp_path / "model")

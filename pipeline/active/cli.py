@@ -84,6 +84,7 @@ def add_active_learning_commands(sub) -> None:
     exp.add_argument("--db", type=Path, default=DEFAULT_DB)
     exp.add_argument("--format", choices=("jsonl", "spacy"), default=None,
                      help="default: from the output's suffix")
+    exp.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     exp.set_defaults(run=_run_export)
 
     imp = asub.add_parser("import", help="existing labels (JSONL, DocBin...) into a session")
@@ -109,7 +110,9 @@ def _add_source_options(p) -> None:
     p.add_argument("--label-field", default=None, help="JSONL: dotted path of the labels")
 
 
-def _read(path: Path, args) -> list:
+def _read_items(path: Path, args) -> list:
+    """Every item the reader yields, ``RejectedRecord`` included, with where it
+    comes from: ``(location, item)``."""
     from ..corpora import read_corpus
 
     options = {}
@@ -117,8 +120,30 @@ def _read(path: Path, args) -> list:
         options["fields"] = args.fields
     if args.label_field:
         options["label_field"] = args.label_field
-    return [r for r in read_corpus(path, args.input_format, on_error="reject", **options)
-            if hasattr(r, "labels")]
+    items = list(read_corpus(path, args.input_format, on_error="reject", **options))
+    return [(getattr(item, "location", None) or str(item.id), item) for item in items]
+
+
+def _read(path: Path, args) -> list:
+    """The records of ``path``; unreadable ones are counted on stderr, not dropped
+    silently."""
+    records, rejected = [], []
+    for where, item in _read_items(path, args):
+        (records if hasattr(item, "labels") else rejected).append((where, item))
+    if rejected:
+        where, first = rejected[0]
+        print(f"warning: {len(rejected)} record(s) of {path} could not be read and are left out "
+              f"(first: {_location(where, first)}: {_printable(first.reason)})", file=sys.stderr, flush=True)
+    return [item for _, item in records]
+
+
+def _location(where: str, item) -> str:
+    return _printable(where if where == str(item.id) or not where else f"{where} (id {item.id})")
+
+
+def _printable(text: str) -> str:
+    # An id or file name may hold a lone surrogate, which a UTF-8 terminal cannot print.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _labels_arg(value):
@@ -128,10 +153,15 @@ def _labels_arg(value):
 def _run_annotate(args: argparse.Namespace) -> int:
     from .models import make_model
     from .session import AnnotationSession
-    from .store import LabelStore
+    from .store import LabelStore, unencodable
     from .strategies import make_strategy
 
     records = [r for r in _read(args.source, args) if isinstance(r.text, str) and r.text.strip()]
+    unstorable = [r for r in records if unencodable(r.text) or unencodable(str(r.id))]
+    if unstorable:
+        print(f"warning: {len(unstorable)} record(s) of {args.source} are left out: their id or text "
+              f"is not valid Unicode (a lone surrogate; first: {unstorable[0].id!r})", file=sys.stderr)
+        records = [r for r in records if not (unencodable(r.text) or unencodable(str(r.id)))]
     if not records:
         raise ActiveLearningError(f"{args.source} has no texts to label")
     strategy = make_strategy(args.strategy, seed=args.seed)
@@ -154,9 +184,16 @@ def _run_annotate(args: argparse.Namespace) -> int:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
+    from ..atomic import check_distinct_paths
     from .simulate import (SimulationSettings, labelled_records, run_simulations, split_records,
                            stderr_log)
 
+    out = args.output
+    check_distinct_paths(
+        inputs={"--gold": args.gold, "--test": args.test, "--model": args.model},
+        outputs={"-o": out, **{f"-o/{name}": out / name for name in (
+            "config.json", "curves.csv", "learning_curve.csv", "learning_curve.png", "summary.json",
+            "runs")}})
     records = labelled_records(_read(args.gold, args))
     if args.test is not None:
         pool, test = records, labelled_records(_read(args.test, args))
@@ -206,24 +243,43 @@ def _run_export(args: argparse.Namespace) -> int:
     fmt = args.format or ("spacy" if args.output.suffix == ".spacy" else "jsonl")
     with LabelStore(_existing_db(args.db)) as store:
         session = store.session(args.session)
-        n = (store.export_docbin if fmt == "spacy" else store.export_jsonl)(session, args.output)
+        n = (store.export_docbin if fmt == "spacy" else store.export_jsonl)(
+            session, args.output, overwrite=args.overwrite)
     print(f"wrote {n} labelled examples of session {args.session} to {args.output}")
     return 0
 
 
 def _run_import(args: argparse.Namespace) -> int:
+    """Import what can be imported; every line left out is printed (stderr) with
+    its location and reason, and the summary counts each kind."""
     from .store import LabelStore
 
-    records = _read(args.input, args)
+    located = _read_items(args.input, args)
+    records = [item for _, item in located]
     with LabelStore(args.db) as store:
         labels = _labels_arg(args.labels)
         if labels is None and args.session not in {s.name for s in store.sessions()}:
-            labels = sorted({l for r in records for l in r.labels})
+            labels = sorted({l for r in records if hasattr(r, "labels") and not _bad_labels(r)
+                             for l in r.labels})
         session = store.open_session(args.session, labels)
-        imported, skipped = store.import_records(session, records, args.annotator, args.overwrite)
-    print(f"imported {imported} labels into session {args.session} ({skipped} unlabelled or "
-          "already labelled)")
+        report = store.import_records(session, records, args.annotator, args.overwrite)
+    by_where = dict(located)
+    for kind, entries in (("rejected", report.rejected), ("duplicate", report.duplicates)):
+        for where, reason in entries:
+            item = by_where.get(where)
+            print(_printable(f"{kind} {_location(where, item) if item is not None else where}: {reason}"),
+                  file=sys.stderr)
+    print(f"{report.summary()} (session {args.session})")
+    if report.rejected and not report.imported and not report.kept:
+        raise ActiveLearningError(f"none of the records of {args.input} could be imported "
+                                  f"({len(report.rejected)} rejected; reasons above)")
     return 0
+
+
+def _bad_labels(record) -> bool:
+    from .store import unencodable
+
+    return unencodable(list(record.labels))
 
 
 def _run_sessions(args: argparse.Namespace) -> int:

@@ -248,7 +248,11 @@ class AnnotationSession:
                 if key == "q":
                     break
                 if key == "u":
-                    undone = self.store.undo(self.session, self.annotator)
+                    try:
+                        undone = self.store.undo(self.session, self.annotator)
+                    except ActiveLearningError as e:  # the store is locked, the disk full...
+                        self.say(f"not undone: {e}")
+                        continue
                     if undone is None:
                         self.say("nothing to undo")
                         continue
@@ -259,12 +263,22 @@ class AnnotationSession:
                     eid = undone.example_id if undone.example_id in self.texts else self._next()
                     continue
                 if key == "s":
-                    self.store.skip(self.session, eid, self.texts[eid], self.annotator)
+                    try:
+                        self.store.skip(self.session, eid, self.texts[eid], self.annotator)
+                    except ActiveLearningError as e:
+                        self.say(f"not saved: {e}; the same example again")
+                        continue
                     self.done.add(eid)
                     self.say(f"skipped {eid}")
                 elif key and key in KEYS[: len(self.session.labels)]:
                     label = self.session.labels[KEYS.index(key)]
-                    self.store.annotate(self.session, eid, self.texts[eid], label, self.annotator)
+                    try:
+                        self.store.annotate(self.session, eid, self.texts[eid], label, self.annotator)
+                    except ActiveLearningError as e:
+                        # Nothing was written (one transaction, rolled back); the
+                        # annotator can wait for the lock to go and answer again.
+                        self.say(f"not saved: {e}; the same example again")
+                        continue
                     self.done.add(eid)
                     self.train[eid] = (self.texts[eid], label)
                     self.labelled_now += 1

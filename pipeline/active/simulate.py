@@ -21,7 +21,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import sys
 import time
 from collections import defaultdict
@@ -31,7 +30,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from ..atomic import write_atomically
+from ..atomic import atomic_file, write_atomically
 from .errors import ActiveLearningError
 from .strategies import Pool, StabilizingPredictions, make_strategy
 
@@ -339,10 +338,11 @@ def plot_curves(path: Path, summary: dict, settings: SimulationSettings) -> None
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_file(path, "wb") as f:
+            fig.savefig(f, format="png", dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -16,6 +16,18 @@ History
     state is its latest row that is not undone: a label (``action='label'``) or a
     skip. Relabelling adds a row; the old one stays as history.
 
+Errors
+    Every SQLite or OS error comes out as an :class:`ActiveLearningError` that names
+    the file and the fix: a database another process holds locked reads as "in
+    use" (after ``timeout`` seconds of waiting), never as corruption; a file that is
+    not SQLite, or an SQLite database without tsunagu's tables, reads as "not a
+    tsunagu label store"; a missing or unwritable folder says so.
+
+Text
+    Ids, texts and labels are stored as UTF-8. A string that cannot be (a lone
+    surrogate such as ``"\ud800"``, which is valid JSON) is refused, not escaped:
+    an escaped text would no longer hash to the source's text.
+
 Changed sources
     Each row keeps the sha256 of the text that was labelled (and the text itself,
     so exports need no source). :meth:`LabelStore.changed` finds examples whose text
@@ -28,15 +40,18 @@ import hashlib
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
-from ..atomic import write_atomically
+from ..atomic import check_distinct_paths, refuse_existing, write_atomically
 from .errors import ActiveLearningError
 
 SCHEMA_VERSION = 1
 PathLike = Union[str, Path]
+# Seconds to wait for another process's write lock before saying the store is in
+# use; an annotator's write takes milliseconds, so a longer wait means a held lock.
+DEFAULT_TIMEOUT = 10.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -70,6 +85,51 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def unencodable(value: Any) -> bool:
+    """Whether ``value`` (a string, or a list of them) cannot be written as UTF-8:
+    a lone surrogate, which JSON's ``"\\ud800"`` escape produces."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, (list, tuple)):
+        return any(unencodable(v) for v in value)
+    return False
+
+
+def _locked(e: sqlite3.Error) -> bool:
+    text = str(e).lower()
+    return "locked" in text or "busy" in text
+
+
+def store_error(path: Path, e: BaseException, action: str = "use") -> ActiveLearningError:
+    """The message for an SQLite or OS error on the label store ``path``."""
+    text = str(e)
+    lower = text.lower()
+    if isinstance(e, sqlite3.Error) and _locked(e):
+        return ActiveLearningError(
+            f"the label store {path} is in use by another process (locked); close the other "
+            "session or wait, then run the command again")
+    if "not a database" in lower or "malformed" in lower or "corrupt" in lower:
+        return ActiveLearningError(
+            f"{path} is not a tsunagu label store, or it is corrupt ({text}); give the path of a "
+            "label database (--db) or move this file away")
+    if "readonly" in lower or "read-only" in lower:
+        return ActiveLearningError(
+            f"cannot write to the label store {path}: it (or its folder) is read-only; make it "
+            "writable or copy it somewhere writable")
+    if "unable to open" in lower or isinstance(e, PermissionError):
+        return ActiveLearningError(
+            f"cannot open the label store {path} ({text}): its folder {path.parent} is missing, "
+            "not writable, or the path is a folder; give another --db or fix the permissions")
+    if "full" in lower:
+        return ActiveLearningError(f"cannot write to the label store {path}: the disk is full "
+                                   f"({text}); free some space and run the command again")
+    return ActiveLearningError(f"cannot {action} the label store {path}: {text}")
+
+
 @dataclass(frozen=True)
 class Session:
     id: int
@@ -100,23 +160,52 @@ class Annotation:
 class LabelStore:
     """A label database file. Use as a context manager or call :meth:`close`."""
 
-    def __init__(self, path: PathLike) -> None:
+    def __init__(self, path: PathLike, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
-            raise ActiveLearningError(f"folder {self.path.parent} does not exist")
+        self.timeout = timeout
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise ActiveLearningError(
+                f"cannot create the label store {self.path}: the folder {folder} does not exist; "
+                "create it or give another --db")
+        if self.path.is_dir():
+            raise ActiveLearningError(f"the label store {self.path} is a folder; give a file path (--db)")
         try:
-            self.conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+            self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+        except (sqlite3.Error, OSError) as e:
+            raise store_error(self.path, e, "open") from e
+        try:
+            self._open()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _open(self) -> None:
+        try:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             with self._transaction():
+                tables = {r[0] for r in self.conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'")}
+                # Someone else's SQLite file: adding our tables to it would change it.
+                if tables and "meta" not in tables:
+                    raise ActiveLearningError(
+                        f"{self.path} is an SQLite database but not a tsunagu label store (it has "
+                        f"tables {', '.join(sorted(tables)[:5])}); give the path of a label "
+                        "database (--db) or a new file")
                 for stmt in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
                     self.conn.execute(stmt)
                 self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                                   (str(SCHEMA_VERSION),))
-        except sqlite3.DatabaseError as e:
-            raise ActiveLearningError(f"{self.path} is not a usable label database: {e}") from e
-        version = int(self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except (sqlite3.Error, OSError) as e:
+            raise store_error(self.path, e, "open") from e
+        try:
+            version = int(row[0])
+        except (TypeError, ValueError):
+            raise ActiveLearningError(f"{self.path} is not a tsunagu label store (its schema version "
+                                      f"is {row[0]!r}); give the path of a label database (--db)") from None
         if version != SCHEMA_VERSION:
             raise ActiveLearningError(f"{self.path} has label-store schema {version}; this tsunagu "
                                       f"reads schema {SCHEMA_VERSION}")
@@ -127,16 +216,32 @@ class LabelStore:
 
         class _Tx:
             def __enter__(self_):
-                store.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    store.conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as e:
+                    raise store_error(store.path, e) from e
 
             def __exit__(self_, exc_type, exc, tb):
                 if exc_type is None:
-                    store.conn.execute("COMMIT")
-                else:
-                    store.conn.execute("ROLLBACK")
+                    try:
+                        store.conn.execute("COMMIT")
+                    except sqlite3.Error as e:
+                        store._rollback()
+                        raise store_error(store.path, e) from e
+                    return False
+                store._rollback()
+                if isinstance(exc, (sqlite3.Error, OSError)):
+                    raise store_error(store.path, exc) from exc
                 return False
 
         return _Tx()
+
+    def _rollback(self) -> None:
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the original error is the one to report
 
     def close(self) -> None:
         self.conn.close()
@@ -209,6 +314,11 @@ class LabelStore:
         return self._insert(session, example_id, text, "skip", [], annotator)
 
     def _insert(self, session, example_id, text, action, labels, annotator) -> int:
+        for name, value in (("id", str(example_id)), ("text", text), ("annotator", annotator)):
+            if not isinstance(value, str) or unencodable(value):
+                raise ActiveLearningError(
+                    f"example {example_id!r}: its {name} is not valid Unicode text (a lone surrogate "
+                    "such as \\ud800); fix the source")
         with self._transaction():
             cur = self.conn.execute(
                 "INSERT INTO annotations (session_id, example_id, text_hash, text, action, labels, "
@@ -233,36 +343,66 @@ class LabelStore:
         return self._annotation(row[0])
 
     def import_records(self, session: Session, records: Iterable[Any], annotator: str = "import",
-                       overwrite: bool = False) -> tuple[int, int]:
+                       overwrite: bool = False) -> "ImportReport":
         """Existing labels (records with ``id``, ``text``, ``labels``) into the session,
         in one transaction. Examples already labelled keep their label unless
-        ``overwrite``. Returns (imported, skipped)."""
+        ``overwrite``.
+
+        Nothing in the input stops the import: a record that cannot be stored is
+        left out and listed in the report's ``rejected`` with its location and the
+        reason. That is a ``RejectedRecord`` from a reader (bad JSON, bytes that are
+        not UTF-8...), a text that is not a string or is blank, labels that are not
+        the session's, and an id, text or label that is not valid Unicode (a lone
+        surrogate such as ``"\\ud800"``, valid JSON): such lines are rejected, not
+        stored escaped, because an escaped text would no longer match its source.
+        Other fields (``meta``, extra keys) are not stored and are not checked. An
+        id met again later in the input is a duplicate: the first occurrence counts
+        and the later ones are listed in ``duplicates`` (the readers reject them
+        already; those rejections are counted as duplicates too).
+
+        Each entry of the report names the record's ``location`` (``file.jsonl:12``)
+        where it has one, else its id."""
+        from ..corpora import RejectedRecord
+
+        if not isinstance(annotator, str) or unencodable(annotator):
+            raise ActiveLearningError(f"the annotator {annotator!r} is not valid Unicode text")
         current = {a.example_id: a for a in self.current(session)}
-        imported = skipped = 0
+        report = ImportReport()
         now = time.time()
         rows = []
+        seen: set[str] = set()
         for r in records:
-            if not hasattr(r, "labels"):
+            where = getattr(r, "location", None) or str(r.id)
+            if isinstance(r, RejectedRecord):
+                reason = r.reason.removesuffix(f" (at {where})")  # the location is given apart
+                # The reader's words for an id an earlier record has (corpora.readers).
+                (report.duplicates if reason.startswith("duplicate id") else report.rejected).append(
+                    (where, reason))
                 continue
-            if not r.labels or not isinstance(r.text, str):
-                skipped += 1
+            if not r.labels:
+                report.unlabelled += 1  # nothing of it is stored, so nothing to check
                 continue
-            unknown = [l for l in r.labels if l not in session.labels]
-            if unknown:
-                raise ActiveLearningError(f"record {r.id}: labels {unknown} are not among the "
-                                          f"session's {session.labels}")
-            old = current.get(str(r.id))
+            problem = _import_problem(r, session)
+            if problem is not None:
+                report.rejected.append((where, problem))
+                continue
+            rid = str(r.id)
+            if rid in seen:
+                report.duplicates.append((where, f"id {rid!r} was met before; this one is left out"))
+                continue
+            seen.add(rid)
+            old = current.get(rid)
             if old is not None and old.action == "label" and (not overwrite or old.labels == list(r.labels)):
-                skipped += 1
+                report.kept += 1
                 continue
-            rows.append((session.id, str(r.id), text_hash(r.text), r.text, "label",
+            rows.append((session.id, rid, text_hash(r.text), r.text, "label",
                          json.dumps(list(r.labels), ensure_ascii=False), annotator, now))
-            imported += 1
         with self._transaction():
             self.conn.executemany(
                 "INSERT INTO annotations (session_id, example_id, text_hash, text, action, labels, "
                 "annotator, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        return imported, skipped
+        report.imported = len(rows)
+        return report
 
     # -- reading
     def _annotation(self, row_id: int) -> Annotation:
@@ -311,25 +451,44 @@ class LabelStore:
         return out
 
     # -- export
-    def export_jsonl(self, session: Session, path: PathLike) -> int:
+    def _check_export_path(self, session: Session, path: Path, overwrite: bool) -> None:
+        # The database (and its WAL files) and the session's source corpus are what
+        # an export is made from: writing over one of them would destroy labels.
+        inputs = {"the label store": self.path, "its WAL file": Path(f"{self.path}-wal"),
+                  "its shared-memory file": Path(f"{self.path}-shm"),
+                  "the session's source corpus": Path(session.source) if session.source else None}
+        check_distinct_paths(inputs=inputs, outputs={"the export": path})
+        refuse_existing(path, overwrite, "export")
+        if not path.parent.is_dir():
+            raise ActiveLearningError(f"cannot write the export {path}: the folder {path.parent} "
+                                      "does not exist; create it or choose another path")
+
+    def export_jsonl(self, session: Session, path: PathLike, *, overwrite: bool = False) -> int:
         """The current labels as JSONL (``id``, ``text``, ``label``, ``labels``, ``meta``),
-        written atomically. Readable by ``tsunagu.corpora.read_jsonl``."""
+        written atomically. Readable by ``tsunagu.corpora.read_jsonl``. An existing
+        file is replaced only with ``overwrite``; the store's own files and the
+        session's source corpus never are (``PathConflictError``)."""
+        path = Path(path)
+        self._check_export_path(session, path, overwrite)
         lines = []
         for a in self.labels(session):
             lines.append(json.dumps({
                 "id": a.example_id, "text": a.text, "label": a.label, "labels": a.labels,
                 "meta": {"annotator": a.annotator, "time": a.created, "text_sha256": a.text_hash,
                          "session": session.name}}, ensure_ascii=False))
-        write_atomically(Path(path), ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))
+        write_atomically(path, ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))
         return len(lines)
 
-    def export_docbin(self, session: Session, path: PathLike, nlp=None) -> int:
+    def export_docbin(self, session: Session, path: PathLike, nlp=None, *, overwrite: bool = False) -> int:
         """The current labels as a spaCy DocBin: ``doc.cats`` one-hot over the
         session's labels (1.0 for each given label), ``user_data`` id and meta;
-        tokenized by ``nlp`` (default: SudachiPy through ``spacy.blank("ja")``)."""
+        tokenized by ``nlp`` (default: SudachiPy through ``spacy.blank("ja")``).
+        Paths are checked as by :meth:`export_jsonl`."""
         import spacy
         from spacy.tokens import DocBin
 
+        path = Path(path)
+        self._check_export_path(session, path, overwrite)
         nlp = nlp or spacy.blank("ja")
         anns = self.labels(session)
         db = DocBin(store_user_data=True)
@@ -339,8 +498,53 @@ class LabelStore:
             doc.user_data["meta"] = {"annotator": a.annotator, "time": a.created,
                                      "session": session.name}
             db.add(doc)
-        write_atomically(Path(path), db.to_bytes())
+        write_atomically(path, db.to_bytes())
         return len(anns)
+
+
+@dataclass
+class ImportReport:
+    """What :meth:`LabelStore.import_records` did with each input record."""
+
+    imported: int = 0
+    kept: int = 0            # already labelled in the session (kept: no overwrite, or same label)
+    unlabelled: int = 0      # records without labels (nothing to import)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (location, note): ids met again
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (location, reason)
+
+    @property
+    def skipped(self) -> int:
+        """Every record not imported."""
+        return self.kept + self.unlabelled + len(self.duplicates) + len(self.rejected)
+
+    def summary(self) -> str:
+        parts = [f"{self.kept} already labelled (kept)"]
+        if self.duplicates:
+            parts.append(f"{len(self.duplicates)} duplicate id(s) (the first occurrence counts)")
+        if self.unlabelled:
+            parts.append(f"{self.unlabelled} without labels")
+        if self.rejected:
+            parts.append(f"{len(self.rejected)} rejected")
+        return f"imported {self.imported} labels; " + ", ".join(parts)
+
+
+def _import_problem(r: Any, session: Session) -> Optional[str]:
+    """Why record ``r`` cannot be imported, or None."""
+    if unencodable(str(r.id)):
+        return "the id is not valid Unicode text (a lone surrogate such as \\ud800)"
+    if not isinstance(r.text, str):
+        return f"the text is a {type(r.text).__name__}, not a string"
+    if unencodable(r.text):
+        return "the text is not valid Unicode text (a lone surrogate such as \\ud800)"
+    if not r.text.strip():
+        return "the text is empty"
+    labels = list(r.labels or ())
+    if unencodable(labels):
+        return "a label is not valid Unicode text (a lone surrogate such as \\ud800)"
+    unknown = [l for l in labels if l not in session.labels]
+    if unknown:
+        return f"labels {unknown} are not among the session's {session.labels}"
+    return None
 
 
 def _to_annotation(row) -> Annotation:

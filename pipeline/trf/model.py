@@ -150,9 +150,12 @@ def _checked_init(original_init):
         except Exception as e:  # noqa: BLE001 - any loading failure: name the directory
             if model.attrs["has_transformer"]:
                 raise
+            weights = next((f for f in WEIGHT_FILES if (path / f).exists()), "weights")
             raise ModelLoadError(
                 f"the transformer in {path} cannot be loaded ({type(e).__name__}: {e}); "
-                "its weights or tokenizer files are corrupt or do not match its config.json") from e
+                f"its weights ({weights}) or tokenizer files are truncated, corrupt or do not match its "
+                "config.json: copy the model directory again, or re-run "
+                "`tsunagu transformer pretrain`") from e
 
     return init
 

@@ -40,8 +40,8 @@ from typing import Any, Iterable, Optional
 
 import numpy
 
-from ..atomic import write_atomically
-from ..errors import ConfigError, ModelLoadError
+from ..atomic import atomic_file, make_temp_dir, write_atomically
+from ..errors import ConfigError, ModelLoadError, OutputExistsError
 from ..heldout import is_held_out
 from . import require_transformers
 from .wordpiece import iter_word_lists, japanese_bert_tokenizer, train_wordpiece, wordpiece_ids
@@ -114,18 +114,27 @@ class PretrainSettings:
 
 
 def pretrain(texts: Iterable[str], out_dir: Path, settings: PretrainSettings, *,
-             source: str = "", progress: bool = True, fresh: bool = False) -> dict[str, Any]:
+             source: str = "", progress: bool = True, fresh: bool = False,
+             overwrite: bool = False) -> dict[str, Any]:
     """Pre-train (or resume pre-training) a BERT on ``texts``; returns the run's metadata,
-    also saved as ``out_dir/tsunagu-pretrain.json``."""
+    also saved as ``out_dir/tsunagu-pretrain.json``.
+
+    An ``out_dir`` holding a run of this command is resumed (``fresh``: discarded and
+    started again). Anything else already at ``out_dir`` (a file, a directory with
+    other contents) is replaced only with ``overwrite``."""
     require_transformers()
     settings.validate()
     out_dir = Path(out_dir)
-    if fresh and out_dir.exists():
-        shutil.rmtree(out_dir)
+    _claim_output(out_dir, fresh=fresh, overwrite=overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     meta_path = out_dir / META_FILE
     meta = _check_resumable(meta_path, settings, source)
     started = time.perf_counter()
+    if not meta:
+        # Written first, so that a run stopped while preparing its data is still
+        # recognised (and resumed) as this command's.
+        meta = {"source": source, "architecture": settings.architecture()}
+        write_atomically(meta_path, json.dumps(meta, ensure_ascii=False, indent=2).encode("utf-8"))
 
     tokenizer, train_blocks, valid_blocks, data_meta = _prepare_data(texts, out_dir, settings, progress)
     meta.update({"source": source, "architecture": settings.architecture(), "data": data_meta,
@@ -158,6 +167,29 @@ def pretrain(texts: Iterable[str], out_dir: Path, settings: PretrainSettings, *,
     return meta
 
 
+def _claim_output(out_dir: Path, *, fresh: bool, overwrite: bool) -> None:
+    """Make ``out_dir`` this run's: keep a run of this command (unless ``fresh``), an
+    empty directory or nothing; replace anything else only with ``overwrite``."""
+    if not (out_dir.exists() or out_dir.is_symlink()):
+        return
+    is_run = out_dir.is_dir() and not out_dir.is_symlink() and (out_dir / META_FILE).is_file()
+    if is_run:
+        if fresh:
+            shutil.rmtree(out_dir)
+        return
+    if out_dir.is_dir() and not out_dir.is_symlink() and not any(out_dir.iterdir()):
+        return
+    if not overwrite:
+        raise OutputExistsError(
+            f"{out_dir} already exists and is not a `tsunagu transformer pretrain` run (no {META_FILE}); "
+            "it is left untouched. Choose another output directory, or pass --overwrite "
+            "(overwrite=True) to replace it.")
+    if out_dir.is_dir() and not out_dir.is_symlink():
+        shutil.rmtree(out_dir)
+    else:
+        out_dir.unlink()
+
+
 def _check_resumable(meta_path: Path, settings: PretrainSettings, source: str) -> dict[str, Any]:
     if not meta_path.exists():
         return {}
@@ -183,12 +215,16 @@ def _prepare_data(texts, out_dir: Path, settings: PretrainSettings, progress: bo
     if blocks_path.exists() and vocab_path.exists():
         tokenizer = japanese_bert_tokenizer(vocab_path, split_mode=settings.split_mode,
                                             model_max_length=settings.max_position)
-        with numpy.load(blocks_path) as data:
+        with numpy.load(blocks_path, allow_pickle=False) as data:
             train, valid = data["train"], data["valid"]
             data_meta = json.loads(str(data["meta"]))
         return tokenizer, train, (valid if len(valid) else None), data_meta
 
-    documents = [t for t in texts if isinstance(t, str) and t.strip()]
+    from ..tokenized import text_problem
+
+    # Texts that are not valid Unicode (a lone surrogate, which JSON allows) would
+    # crash Sudachi: they are left out like empty ones.
+    documents = [t for t in texts if text_problem(t) is None]
     if not documents:
         raise ConfigError("the corpus has no text to pre-train on")
     word_lists = iter_word_lists(documents, settings.split_mode)
@@ -203,7 +239,7 @@ def _prepare_data(texts, out_dir: Path, settings: PretrainSettings, progress: bo
     train_wordpiece(words, out_dir, vocab_size=settings.vocab_size)
     tokenizer = japanese_bert_tokenizer(vocab_path, split_mode=settings.split_mode,
                                         model_max_length=settings.max_position)
-    tokenizer.save_pretrained(str(out_dir))
+    _save_into(out_dir, lambda tmp: tokenizer.save_pretrained(str(tmp)))
 
     train_ids: list[int] = []
     valid_ids: list[int] = []
@@ -222,9 +258,8 @@ def _prepare_data(texts, out_dir: Path, settings: PretrainSettings, progress: bo
     data_meta = {"documents": len(documents), "words": n_words, "pieces": len(train_ids) + len(valid_ids),
                  "train_blocks": int(len(train)), "valid_blocks": int(len(valid)),
                  "vocabulary": len(tokenizer), "unknown_rate": round(unk, 5)}
-    tmp = blocks_path.with_name("blocks.tmp.npz")
-    numpy.savez(tmp, train=train, valid=valid, meta=numpy.array(json.dumps(data_meta)))
-    os.replace(tmp, blocks_path)
+    with atomic_file(blocks_path, "wb") as f:
+        numpy.savez(f, train=train, valid=valid, meta=numpy.array(json.dumps(data_meta)))
     return tokenizer, train, (valid if len(valid) else None), data_meta
 
 
@@ -351,18 +386,27 @@ def _corrupt(latest: Path, why: str, found: list[Path]) -> str:
     return f"checkpoint {latest} is corrupt: {why}; {earlier}, or pass --fresh to start again"
 
 
-def _save_final(trainer, tokenizer, out_dir: Path) -> None:
-    """Weights and tokenizer first, ``config.json`` last (atomically): a reader that
-    finds ``config.json`` finds a complete model."""
-    tmp = out_dir / ".final.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    trainer.model.save_pretrained(str(tmp), safe_serialization=True)
-    config_bytes = (tmp / "config.json").read_bytes()
-    (out_dir / "config.json").unlink(missing_ok=True)
-    for item in tmp.iterdir():
-        if item.name != "config.json":
+def _save_into(out_dir: Path, save, last: Optional[str] = None) -> None:
+    """Run ``save(tmp)`` on a new private directory inside ``out_dir`` (a unique name:
+    nothing planted there is followed), then rename what it wrote into ``out_dir``,
+    ``last`` (when given) after everything else."""
+    tmp = make_temp_dir(out_dir, "save")
+    try:
+        save(tmp)
+        items = sorted(tmp.iterdir(), key=lambda item: item.name == last)
+        for item in items:
             os.replace(item, out_dir / item.name)
-    tokenizer.save_pretrained(str(out_dir))
-    write_atomically(out_dir / "config.json", config_bytes)
-    shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
+
+def _save_final(trainer, tokenizer, out_dir: Path) -> None:
+    """Weights and tokenizer first, ``config.json`` last (each renamed into place): a
+    reader that finds ``config.json`` finds a complete model."""
+    (out_dir / "config.json").unlink(missing_ok=True)
+
+    def save(tmp: Path) -> None:
+        trainer.model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+
+    _save_into(out_dir, save, last="config.json")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
+from ..atomic import write_atomically
 from ..tokenizer import split_for_sudachi
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -68,7 +69,7 @@ def train_wordpiece(word_lists: Iterable[list[str]], out_dir: Path, *, vocab_siz
     out_dir.mkdir(parents=True, exist_ok=True)
     ordered = sorted(vocab, key=vocab.__getitem__)
     path = out_dir / "vocab.txt"
-    path.write_text("".join(f"{piece}\n" for piece in ordered), encoding="utf-8")
+    write_atomically(path, "".join(f"{piece}\n" for piece in ordered).encode("utf-8"))
     return path
 
 
