@@ -10,6 +10,10 @@ Livedoor titles, the reference the issue's bar (<= 1.5x) is stated against.
 
     python benchmarks/bench_longdocs.py [--lengths 1000 5000 20000 60000 200000 1000000]
         [--before-max 60000] [--out benchmarks/out/longdocs.json] [--plot benchmarks/plots/longdoc_memory.png]
+
+    python benchmarks/bench_longdocs.py --throughput 60 [--repeats 2]
+        docs/s on whole Livedoor articles, 1 process, with the bounded batches
+        against the old unbounded ones (interleaved, in one process)
 """
 
 from __future__ import annotations
@@ -92,6 +96,36 @@ def plot(rows: list[dict], small: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def throughput(n: int, repeats: int) -> None:
+    import statistics
+    import tempfile
+
+    import tsunagu
+    from tsunagu.batch import apply_pipeline
+    from tsunagu.corpora import read_livedoor
+
+    by_cat: dict = {}
+    for r in read_livedoor(LIVEDOOR, fields="title+body"):
+        by_cat.setdefault(r.label, []).append(r)
+    records = [recs[i] for i in range(n) for recs in by_cat.values() if i < len(recs)][:n]
+    chars = sum(len(r.text) for r in records)
+    nlp = tsunagu.load()
+    nlp("準備。")
+    speeds: dict = {"bounded (default)": [], "unbounded (before)": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            for name, options in (("bounded (default)", {}),
+                                  ("unbounded (before)", {"piece_chars": 10 ** 9, "batch_chars": 10 ** 9})):
+                start = time.perf_counter()
+                apply_pipeline(nlp, records, Path(tmp) / "o.jsonl", overwrite=True, progress=False, **options)
+                speeds[name].append(len(records) / (time.perf_counter() - start))
+    print(f"{len(records)} Livedoor articles, {chars:,} characters, 1 process, {repeats} interleaved repeats")
+    for name, values in speeds.items():
+        print(f"  {name:<20} {statistics.median(values):.2f} docs/s (median; {', '.join(f'{v:.2f}' for v in values)})")
+    ratio = statistics.median(speeds["bounded (default)"]) / statistics.median(speeds["unbounded (before)"])
+    print(f"  ratio bounded / unbounded: {ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", type=int, nargs="+", default=[1000, 5000, 20000, 60000, 200000, 1000000])
@@ -99,9 +133,15 @@ def main() -> None:
                         help="longest text measured the old way (a 999k-character one was OOM-killed at 19 GB)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "longdocs.json")
     parser.add_argument("--plot", type=Path, default=REPO / "benchmarks" / "plots" / "longdoc_memory.png")
+    parser.add_argument("--throughput", type=int, default=0, metavar="N",
+                        help="instead: docs/s on N whole articles, bounded against unbounded batches")
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     if not LIVEDOOR.is_dir():
         sys.exit(f"needs the Livedoor corpus at {LIVEDOOR}")
+    if args.throughput:
+        throughput(args.throughput, args.repeats)
+        return
     started = time.time()
     small = measure("small", 0)
     print(f"small job: {small}", flush=True)

@@ -342,14 +342,17 @@ def _unstorable(record, output_format: str) -> Optional[str]:
     if not isinstance(record.id, str):
         return f"id is not a string (got {type(record.id).__name__})"
     if output_format == "spacy":
-        # A DocBin stores user data as msgpack, which needs valid UTF-8.
+        # A DocBin stores user data as msgpack: valid UTF-8, integers of 64 bits.
+        import srsly
+
         try:
-            json.dumps([record.id, list(record.labels), record.meta], ensure_ascii=False).encode("utf-8")
+            srsly.msgpack_dumps({"id": record.id, "labels": list(record.labels), "meta": dict(record.meta)})
         except UnicodeEncodeError:
             return ("id, labels or meta hold a lone surrogate, which a DocBin cannot store; "
                     "write JSONL output, which keeps it escaped")
-        except (TypeError, ValueError) as e:
-            return f"meta cannot be stored: {e}"
+        except (TypeError, ValueError, OverflowError) as e:
+            return (f"meta cannot be stored in a DocBin ({type(e).__name__}: {e}); write JSONL "
+                    "output, which can hold it")
     return None
 
 
@@ -454,13 +457,18 @@ def _process_records(records: list) -> _Processed:
                 failures.append((record.id, f"pipeline error: {type(e).__name__}: {e}"))
     if _WORKER_FORMAT == "spacy":
         docbin = DocBin(store_user_data=True)
+        ids = []
         for record, doc in pairs:
             doc.user_data["id"] = record.id
             doc.user_data["meta"] = dict(record.meta)
             if record.labels and not doc.cats:
                 doc.cats = {label: 1.0 for label in record.labels}
-            docbin.add(doc)
-        return _Processed([r.id for r, _ in pairs], [], docbin.to_bytes(), failures)
+            try:
+                docbin.add(doc)
+                ids.append(record.id)
+            except (TypeError, ValueError, OverflowError) as e:  # what _unstorable did not foresee
+                failures.append((record.id, f"cannot be stored in a DocBin: {type(e).__name__}: {e}"))
+        return _Processed(ids, [], docbin.to_bytes(), failures)
     lines, ids = [], []
     for record, doc in pairs:
         try:

@@ -25,6 +25,17 @@ def livedoor_dir():
     return path
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models on one torch thread: the machine is shared, and they run fastest so."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def run_cli(*args, timeout=300, check=True, **kwargs):
     """Run the installed ``tsunagu`` command in a subprocess."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")

@@ -26,12 +26,8 @@ BOW = {"bow": True, "bow_buckets": 2 ** 14}
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    # The machine is shared; tiny models run fastest on one thread anyway.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(threads)
 
 
 class Task:

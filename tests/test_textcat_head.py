@@ -27,12 +27,8 @@ SMALL = {"hidden_width": 32, "dropout": 0.0, "pooling": "max", "freeze_embedding
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    # The machine is shared; tiny models run fastest on one thread anyway.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(threads)
 
 
 class Task:
