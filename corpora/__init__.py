@@ -11,13 +11,14 @@ from .readers import (
     read_text_lines,
     sample_corpus_path,
 )
-from .records import Record, RejectedRecord
+from .records import Record, RejectedRecord, lone_surrogate
 
 __all__ = [
     "FORMATS",
     "Record",
     "RejectedRecord",
     "guess_format",
+    "lone_surrogate",
     "read_corpus",
     "read_docbin",
     "read_jsonl",

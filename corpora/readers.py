@@ -178,9 +178,7 @@ def read_text_dir(path: PathLike, *, pattern: str = "*.txt", on_error: str = "ra
         raise CorpusError(f"Bad file pattern {pattern!r}: {e}") from None
     for file in matches:
         rid = file.relative_to(root).as_posix()
-        content, bad = _read_file(file)
-        if bad is None:
-            content, bad = _decode(content)
+        content, bad = _read_text_file(file)
         if bad:
             yield _reject(rid, bad, rid, on_error)
         else:
@@ -225,9 +223,7 @@ def read_livedoor(path: PathLike, *, fields: str = "title+body",
             if not fnmatch.fnmatchcase(name, "*.txt") or name in _LIVEDOOR_NON_ARTICLES or file.is_dir():
                 continue
             rid = f"{category}/{file.stem}"
-            content, bad = _read_file(file)
-            if bad is None:
-                content, bad = _decode(content)
+            content, bad = _read_text_file(file)
             if bad:
                 yield _reject(rid, bad, rid, on_error)
                 continue
@@ -435,6 +431,12 @@ def _relative(path: Path, root: Path) -> str:
 
 def _os_reason(error: OSError) -> str:
     return error.strerror or type(error).__name__
+
+
+def _read_text_file(file: Path) -> tuple[Optional[str], Optional[str]]:
+    """The file's text and ``None``, or ``None`` and why it cannot be read as UTF-8."""
+    raw, bad = _read_file(file)
+    return (None, bad) if bad is not None else _decode(raw)
 
 
 def _read_file(file: Path) -> tuple[Optional[bytes], Optional[str]]:

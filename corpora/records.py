@@ -47,3 +47,13 @@ class RejectedRecord:
     id: str
     reason: str
     location: Optional[str] = field(default=None, compare=False)
+
+
+def lone_surrogate(text: str) -> Optional[int]:
+    """Where ``text`` holds its first lone surrogate (``"\\ud800"``: valid JSON, but
+    not Unicode text, so neither UTF-8 nor a tokenizer can take it), or ``None``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return e.start
+    return None

@@ -166,10 +166,10 @@ def _inside(path: Path, directory: Path) -> bool:
 def check_distinct_paths(inputs: Mapping[str, Optional[PathLike]],
                          outputs: Mapping[str, Optional[PathLike]]) -> None:
     """Refuse an output that is one of the inputs, lies inside an input directory,
-    or is another output. (An output directory that is *replaced* whole must also
-    hold no input: ``tsunagu.embeddings.check_output_holds_no_input``.) Keys name the paths in the message (``"INPUT"``,
+    or is another output. Keys name the paths in the message (``"INPUT"``,
     ``"--rejects"``); ``None`` values are ignored. Paths are compared resolved
-    (symlinks followed) and by device and inode (hard links)."""
+    (symlinks followed) and by device and inode (hard links). An output directory
+    that is replaced whole must also hold no input: ``check_output_holds_no_input``."""
     ins = [(name, Path(p)) for name, p in inputs.items() if p is not None]
     outs = [(name, Path(p)) for name, p in outputs.items() if p is not None]
     for out_name, out in outs:
@@ -188,6 +188,17 @@ def check_distinct_paths(inputs: Mapping[str, Optional[PathLike]],
                 raise PathConflictError(
                     f"{name_a} and {name_b} are the same path ({a}): one would overwrite the "
                     "other. Give them different paths.")
+
+
+def check_output_holds_no_input(out_dir: PathLike, inputs: Mapping[str, Optional[PathLike]],
+                                option: str = "--output") -> None:
+    """Refuse an output directory that is, or contains, one of the inputs: replacing
+    the directory (``replaced_directory``, ``--overwrite``) would delete them."""
+    for name, path in inputs.items():
+        if path is not None and _inside(Path(path), Path(out_dir)):
+            raise PathConflictError(
+                f"{name} ({path}) lies inside {option} ({out_dir}), which is replaced as a whole: "
+                f"it would be deleted. Write {option} elsewhere.")
 
 
 def refuse_existing(path: PathLike, overwrite: bool, what: str = "output") -> None:

@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 import time
 from collections import Counter
@@ -45,6 +46,8 @@ from typing import Any, Iterable, Iterator, Optional, Union
 
 from spacy.language import Language
 from spacy.tokens import DocBin
+
+from tsunagu.corpora.records import lone_surrogate
 
 from .atomic import (
     check_distinct_paths,
@@ -260,19 +263,21 @@ def _describe_change(before: Optional[dict], after: Optional[dict]) -> str:
         return f"size {before.get('size')} -> {after.get('size')} bytes"
     if before.get("files") != after.get("files"):
         return f"{before.get('files')} -> {after.get('files')} files"
-    if before.get("sha256") != after.get("sha256"):
-        return "same size, other content"
-    return "other content"
+    return "same size, other content"
 
 
-def _is_regular(path: Path) -> bool:
-    # Regular files only: reading a pipe or a device would hang or never end.
-    import stat
-
-    try:
-        return stat.S_ISREG(path.stat().st_mode)
-    except OSError:
-        return False
+def _regular_files(root: Path) -> list[tuple[Path, os.stat_result]]:
+    """The regular files below ``root`` with their stat, in sorted order: reading a
+    pipe or a device would hang or never end."""
+    found = []
+    for path in root.rglob("*"):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((path, st))
+    return sorted(found)
 
 
 def fingerprint_input(path: PathLike) -> dict[str, Any]:
@@ -280,11 +285,10 @@ def fingerprint_input(path: PathLike) -> dict[str, Any]:
     the SHA-256 of every byte (of every file, with its relative path, for a
     directory). Reading it once costs a small share of a run (RESULTS.md)."""
     path = Path(path)
-    files = sorted(p for p in path.rglob("*") if _is_regular(p)) if path.is_dir() else [path]
+    files = _regular_files(path) if path.is_dir() else [(path, path.stat())]
     digest = hashlib.sha256()
     size = mtime = 0
-    for file in files:
-        st = file.stat()
+    for file, st in files:
         size += st.st_size
         mtime = max(mtime, st.st_mtime_ns)
         if path.is_dir():
@@ -322,18 +326,10 @@ def validate_text(text: Any, max_chars: int) -> Optional[str]:
         return "text is empty"
     if len(text) > max_chars:
         return f"text has {len(text):,} characters, over the limit of {max_chars:,} (--max-chars)"
-    surrogate = _lone_surrogate(text)
+    surrogate = lone_surrogate(text)
     if surrogate is not None:
         return (f"text holds a lone surrogate (U+{ord(text[surrogate]):04X}) at character {surrogate}: "
                 "not Unicode text, so it cannot be tokenized")
-    return None
-
-
-def _lone_surrogate(text: str) -> Optional[int]:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as e:
-        return e.start
     return None
 
 

@@ -38,7 +38,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from .atomic import atomic_file, check_distinct_paths, refuse_existing, replaced_directory, write_atomically
+from .atomic import (
+    atomic_file,
+    check_distinct_paths,
+    check_output_holds_no_input,
+    refuse_existing,
+    replaced_directory,
+    write_atomically,
+)
 from .errors import (ConfigError, CorpusError, ModelLoadError, ModelNotFoundError, TsunaguError,
                      UnsafeFileError)
 from .vectorkeys import check_key
@@ -231,22 +238,6 @@ def write_vector_files(directory: Path, words: list[str], vectors) -> None:
 
 def _write_meta(directory: Path, meta: dict[str, Any]) -> None:
     write_atomically(directory / "meta.json", json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
-
-
-def check_output_holds_no_input(out_dir: PathLike, inputs: dict[str, Optional[PathLike]],
-                                option: str = "--output") -> None:
-    """Refuse an output directory that contains one of the inputs: replacing the
-    directory (``--overwrite``) would delete them."""
-    from .errors import PathConflictError
-
-    out = Path(out_dir).resolve()
-    for name, path in inputs.items():
-        if path is None:
-            continue
-        inside = Path(path).resolve()
-        if inside == out or out in inside.parents:
-            raise PathConflictError(f"{name} ({path}) lies inside {option} ({out_dir}), which is replaced "
-                                    f"as a whole: it would be deleted. Write {option} elsewhere.")
 
 
 def plot_loss(losses: list[float], path: Path, title: str) -> None:

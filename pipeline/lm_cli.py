@@ -96,8 +96,7 @@ def _run_train(args: argparse.Namespace) -> int:
                           dropout=args.dropout, max_vocab=args.max_vocab, min_count=args.min_count,
                           bptt=args.bptt, batch_size=args.batch_size, lr=args.lr, epochs=args.epochs,
                           minutes=args.minutes, threads=args.threads).validate()
-    from .atomic import check_distinct_paths, refuse_existing
-    from .embeddings import check_output_holds_no_input
+    from .atomic import check_distinct_paths, check_output_holds_no_input, refuse_existing
 
     # Before tokenizing and training, which take minutes.
     partial = args.output.with_name(args.output.name + ".partial")

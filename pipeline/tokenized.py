@@ -28,6 +28,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Union
 
+from tsunagu.corpora.records import lone_surrogate
+
 from .atomic import atomic_file, write_atomically
 from .errors import ConfigError, CorpusError
 from .parallel import parallel_map
@@ -182,9 +184,7 @@ def text_problem(text) -> Optional[str]:
     """Why a record's text cannot be tokenized, or None when it can."""
     if not isinstance(text, str) or not text.strip():
         return "without text"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    if lone_surrogate(text) is not None:
         # JSON allows "\\ud800"; SudachiPy and the UTF-8 cache do not.
         return INVALID_UNICODE
     return None

@@ -72,8 +72,7 @@ def _run_pretrain(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    from .atomic import check_distinct_paths
-    from .embeddings import check_output_holds_no_input
+    from .atomic import check_distinct_paths, check_output_holds_no_input
 
     check_distinct_paths(inputs={"CORPUS": args.corpus}, outputs={"--output": args.output})
     if args.fresh or args.overwrite:

@@ -25,9 +25,8 @@ SMALL = {"hidden_width": 16, "dropout": 0.0, "pooling": "attention", "freeze_emb
 BOW = {"bow": True, "bow_buckets": 2 ** 14}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_torch_thread):
-    yield
+# Tiny models: one torch thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Task:

@@ -26,9 +26,8 @@ N_LABELS = 300
 SMALL = {"hidden_width": 32, "dropout": 0.0, "pooling": "max", "freeze_embeddings": True}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_torch_thread):
-    yield
+# Tiny models: one torch thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Task:

@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
+from tsunagu.corpora.records import lone_surrogate
+
 from ..atomic import check_distinct_paths, refuse_existing, write_atomically
 from .errors import ActiveLearningError
 
@@ -89,11 +91,7 @@ def unencodable(value: Any) -> bool:
     """Whether ``value`` (a string, or a list of them) cannot be written as UTF-8:
     a lone surrogate, which JSON's ``"\\ud800"`` escape produces."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
+        return lone_surrogate(value) is not None
     if isinstance(value, (list, tuple)):
         return any(unencodable(v) for v in value)
     return False

@@ -41,9 +41,8 @@ class PlantedCode:
         return (Path.touch, (Path(self.marker),))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_torch_thread):
-    yield
+# Tiny models: one torch thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

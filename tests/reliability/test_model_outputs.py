@@ -22,9 +22,8 @@ def truncate(path, keep=0.5):
     path.write_bytes(data[: int(len(data) * keep)])
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_torch_thread):
-    yield
+# Tiny models: one torch thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
