@@ -143,10 +143,8 @@ def apply_pipeline(
     if max_chars is None:
         max_chars = min(DEFAULT_MAX_CHARS, nlp.max_length)
     _check_positive_int("max_chars (--max-chars)", max_chars)
-    output = Path(output)
-    rejects_path = Path(rejects_path) if rejects_path else output.with_name(output.name + ".rejects.jsonl")
-    work = output.with_name(output.name + ".partial")
-    check_distinct_paths({}, {"OUTPUT": output, "rejects file": rejects_path, "partial directory": work})
+    output, rejects_path, work = job_paths(output, rejects_path)
+    check_apply_paths(None, output, rejects_path)
     report = BatchReport(output, rejects_path)
 
     state = {
@@ -569,15 +567,21 @@ def count_records(path: Path, fmt: str) -> Optional[int]:
     return None
 
 
-def check_apply_paths(input_path: PathLike, output: PathLike,
+def job_paths(output: PathLike, rejects_path: Optional[PathLike] = None) -> tuple[Path, Path, Path]:
+    """A job's output, its rejects file (default ``OUTPUT.rejects.jsonl``) and its
+    partial directory (``OUTPUT.partial``)."""
+    output = Path(output)
+    rejects = Path(rejects_path) if rejects_path else output.with_name(output.name + ".rejects.jsonl")
+    return output, rejects, output.with_name(output.name + ".partial")
+
+
+def check_apply_paths(input_path: Optional[PathLike], output: PathLike,
                       rejects_path: Optional[PathLike] = None) -> None:
     """Refuse an OUTPUT, rejects file or partial directory that is the input, lies
     inside it, or is another of them (``PathConflictError``)."""
-    output = Path(output)
-    rejects = Path(rejects_path) if rejects_path else output.with_name(output.name + ".rejects.jsonl")
+    output, rejects, work = job_paths(output, rejects_path)
     check_distinct_paths({"INPUT": input_path},
-                         {"OUTPUT": output, "rejects file (--rejects)": rejects,
-                          "partial directory": output.with_name(output.name + ".partial")})
+                         {"OUTPUT": output, "the rejects file": rejects, "the partial directory": work})
 
 
 def apply_corpus(
