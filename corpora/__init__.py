@@ -3,6 +3,7 @@
 from .readers import (
     FORMATS,
     guess_format,
+    iter_texts,
     read_corpus,
     read_docbin,
     read_jsonl,
@@ -18,6 +19,7 @@ __all__ = [
     "Record",
     "RejectedRecord",
     "guess_format",
+    "iter_texts",
     "lone_surrogate",
     "read_corpus",
     "read_docbin",

@@ -72,6 +72,18 @@ def read_corpus(path: PathLike, format: Optional[str] = None, **options: Any) ->
     return readers[fmt](path, **options)
 
 
+def iter_texts(path: PathLike, format: Optional[str] = None, *, rejected: Optional[list] = None,
+               **options: Any) -> Iterator[str]:
+    """The texts of a corpus, for work that needs no ids or labels (corpus links,
+    pretraining). Malformed records are skipped, not fatal: each is appended to
+    ``rejected`` (a list, when given) as a ``RejectedRecord`` saying where and why."""
+    for item in read_corpus(path, format, on_error="reject", **options):
+        if isinstance(item, Record) and isinstance(item.text, str):
+            yield item.text
+        elif rejected is not None:
+            rejected.append(item)
+
+
 def guess_format(path: PathLike) -> str:
     path = Path(path)
     if path.is_dir():

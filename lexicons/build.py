@@ -6,12 +6,12 @@ import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 import numpy
 
 from .lexicon import Lexicon, LexiconError, read_lexicon
-from .field import DEFAULT_STRENGTH, DEFAULT_TOP, solve_with_field
+from .field import DEFAULT_STRENGTH, DEFAULT_TOP
 from .network import Network
 from .spin import SpinResult, magnetization_curve, mean_field, select_beta
 
@@ -19,6 +19,11 @@ TURNEY_LITTMAN_SEEDS = {w: 1 for w in "good nice excellent positive fortunate co
 TURNEY_LITTMAN_SEEDS.update({w: -1 for w in "bad nasty poor negative unfortunate wrong inferior".split()})
 DEFAULT_BETAS = (0.1, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05)
 BETA_SELECTION = ("magnetization", "loo")
+# A field solve gets this many times the field-free iterations. Where it converges
+# it takes a few hundred (the joint Japanese network: ~170 at β 0.95); where it does
+# not, it oscillates for ever, and every iteration of a million-word network costs
+# 50 ms, so the cap decides how soon β steps down.
+FIELD_SOLVE_FACTOR = 1.25
 
 
 @dataclass
@@ -26,13 +31,22 @@ class BuildResult:
     lexicon: Lexicon
     beta: float
     curve: list = field(default_factory=list)  # (beta, magnetization, loo_error or None)
+    solution: Optional[SpinResult] = None  # every word's spin, the written ones and the rest
+    words: list = field(default_factory=list)  # the network's words, in the order of solution.spins
+
+    def scores(self, select: Optional[Callable[[str], bool]] = None) -> dict:
+        """word -> spin for every oriented network word (or those ``select`` keeps)."""
+        return {w: float(x) for w, x in zip(self.words, self.solution.spins)
+                if x != 0 and (select is None or select(w))}
 
 
 def build_lexicon(network: Network, seeds: dict[str, int], *, betas: Sequence[float] = DEFAULT_BETAS,
                   beta: Optional[float] = None, select: str = "magnetization",
-                  source: str = "", max_iter: int = 400,
+                  source: Union[str, Sequence[str]] = "", max_iter: int = 400,
                   only: Optional[set] = None, field_vectors=None,
-                  field_strength: float = DEFAULT_STRENGTH, field_top: int = DEFAULT_TOP) -> BuildResult:
+                  field_strength: float = DEFAULT_STRENGTH, field_top: int = DEFAULT_TOP,
+                  fields: Sequence[tuple] = (), drop_quantile: float = 0.0,
+                  log: Optional[Callable[[str], None]] = None) -> BuildResult:
     """Solve the spin model on ``network`` with ``seeds`` and return the lexicon.
 
     beta: a fixed β; otherwise one of ``betas`` chosen by ``select``: the largest β
@@ -43,7 +57,17 @@ def build_lexicon(network: Network, seeds: dict[str, int], *, betas: Sequence[fl
     field_vectors: word vectors (gensim ``KeyedVectors``) for an external field
     (``tsunagu.lexicons.field``): β is chosen on the field-free model, then the
     model is solved again at that β with the field of strength ``field_strength``
-    learnt from the seeds and the ``field_top`` most confident words."""
+    learnt from the seeds and the ``field_top`` most confident words.
+
+    fields: several such fields, ``(keyed_vectors, strength, name)``, learnt in turn,
+    each from the solution with the fields before it (English vectors orient the
+    English words, whose confident spins then teach a classifier on Japanese vectors).
+    A field solve that does not converge is no solution: β then steps down the grid
+    (near the critical β the field slows the fixed point until it never settles).
+
+    drop_quantile: leave out the written words whose |score| is in this lowest
+    quantile: too little evidence reached them for their sign to mean much
+    (benchmarks/RESULTS.md: accuracy by |score| decile)."""
     if select not in BETA_SELECTION:
         raise LexiconError(f"beta selection must be one of {', '.join(BETA_SELECTION)}, not {select!r}.")
     missing = sorted(w for w in seeds if w not in network.words)
@@ -65,29 +89,73 @@ def build_lexicon(network: Network, seeds: dict[str, int], *, betas: Sequence[fl
         chosen = select_beta(results)
     curve = [(r.beta, r.magnetization, loo[k] if loo else None) for k, r in enumerate(results)]
     words = network.index_to_word
-    field_note = None
+    fields = list(fields)
     if field_vectors is not None and field_strength > 0:
-        chosen, vf = solve_with_field(weights, words, index, chosen, field_vectors, strength=field_strength,
-                                      top=field_top, max_iter=5 * max_iter)
-        field_note = (f"field: vector classifier (strength {field_strength:g}) trained on {vf.trained_on} "
-                      f"seeds and confident words; {vf.with_vectors} words have a vector")
+        fields.insert(0, (field_vectors, field_strength, "vectors"))
+    field_notes: list[str] = []
+    stepped = ""
+    if fields:
+        candidates = [chosen] if beta is not None else sorted(
+            (r for r in results if r.beta <= chosen.beta), key=lambda r: -r.beta)
+        for k, start in enumerate(candidates):
+            solved, field_notes = _solve_with_fields(weights, words, index, start, fields, field_top,
+                                                     int(FIELD_SOLVE_FACTOR * max_iter), log)
+            if solved.converged or k == len(candidates) - 1:
+                break
+            if log:
+                log(f"  the field solve at beta {start.beta} did not converge; trying beta {candidates[k + 1].beta}")
+        if solved.beta != chosen.beta:
+            stepped = f"; the field solve at beta {chosen.beta} did not converge, so beta stepped down"
+        chosen = solved
     entries = {}
     for i, x in enumerate(chosen.spins):
         if x == 0 or (only is not None and words[i] not in only):
             continue  # not connected to any seed (no evidence), or not asked for
         tags = network.pos.get(words[i], set())
         entries[(words[i], next(iter(tags)) if len(tags) == 1 else "*")] = float(numpy.clip(x, -1, 1))
+    threshold_note = None
+    if drop_quantile > 0 and entries:
+        if not 0 < drop_quantile < 1:
+            raise LexiconError(f"drop_quantile must be in [0, 1), not {drop_quantile}.")
+        cut = float(numpy.quantile(numpy.abs(list(entries.values())), drop_quantile))
+        kept = {key: v for key, v in entries.items() if abs(v) > cut}
+        threshold_note = (f"threshold: the {drop_quantile:.0%} of words with the smallest |score| (<= {cut:.3g}) "
+                          f"left out as too weakly connected to orient ({len(entries) - len(kept):,} words)")
+        entries = kept
+    sources = [source] if isinstance(source, str) else list(source)
     header = [
         "tsunagu polarity lexicon (spin model, Takamura, Inui & Okumura 2005)",
-        f"source: {source or 'lexical network'}; {len(network.words)} words, {len(network.links)} links",
+        *[f"source: {s}" for s in sources if s],
+        f"network: {len(network.words)} words, {len(network.links)} links",
         "seeds: " + ", ".join(f"{w}{'+' if v > 0 else '-'}" for w, v in sorted(seeds.items())),
-        f"beta: {chosen.beta} ({'fixed' if beta is not None else 'selected by ' + select}); "
+        f"beta: {chosen.beta} ({'fixed' if beta is not None else 'selected by ' + select}{stepped}); "
         f"magnetization {chosen.magnetization:+.5f}",
+        *field_notes,
         "score: mean-field spin in [-1, 1]; sign = orientation, magnitude = confidence",
     ]
-    if field_note:
-        header.insert(4, field_note)
-    return BuildResult(Lexicon(entries, header), chosen.beta, curve)
+    if threshold_note:
+        header.append(threshold_note)
+    return BuildResult(Lexicon(entries, header), chosen.beta, curve, chosen, words)
+
+
+def _solve_with_fields(weights, words, index, start: SpinResult, fields, top: int, max_iter: int, log):
+    """Learn each field in turn from the solution so far and re-solve at ``start``'s β."""
+    from .field import vector_field
+
+    total = numpy.zeros(len(words))
+    result, notes = start, []
+    for keyed_vectors, strength, name in fields:
+        vf = vector_field(keyed_vectors, words, index, result.spins, strength=strength, top=top)
+        total += vf.field
+        result = mean_field(weights, index, start.beta, init=result.spins, field=total, max_iter=max_iter)
+        notes.append(f"field: vector classifier (strength {strength:g}) on {name}, trained on {vf.trained_on} seeds and "
+                     f"confident words; {vf.with_vectors} words have a vector")
+        if log:
+            log(f"  field {name} at beta {start.beta}: {result.iterations} iterations, "
+                f"{'converged' if result.converged else 'not converged'}")
+        if not result.converged:
+            break
+    return result, notes
 
 
 def _loo_error(weights, seeds: dict[int, float], full: SpinResult, max_iter: int) -> float:

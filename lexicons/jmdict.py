@@ -93,9 +93,10 @@ def default_jmdict_path() -> Path:
     return path
 
 
-def read_jmdict(path: Union[str, Path, None] = None) -> list[Entry]:
+def read_jmdict(path: Union[str, Path, None] = None, forms: Optional[Iterable[str]] = None) -> list[Entry]:
     """Every entry of the JMdict SQLite database at ``path`` (default: jamdict-data),
-    read with one query per table (a query per entry takes minutes)."""
+    read with one query per table (a query per entry takes minutes); with ``forms``,
+    only the entries that have one of these kanji or kana forms."""
     path = Path(path) if path is not None else default_jmdict_path()
     if not path.is_file():
         raise LexiconError(f"JMdict database not found: {path}")
@@ -103,16 +104,23 @@ def read_jmdict(path: Union[str, Path, None] = None) -> list[Entry]:
     try:
         db = sqlite3.connect(uri, uri=True)
         try:
-            return _read(db)
+            return _read(db, None if forms is None else list(forms))
         finally:
             db.close()
     except sqlite3.DatabaseError as e:
         raise LexiconError(f"{path}: not a JMdict SQLite database ({e}).") from None
 
 
-def _read(db) -> list[Entry]:
+def _read(db, forms: Optional[list] = None) -> list[Entry]:
     entries: dict[int, Entry] = {}
-    for (idseq,) in db.execute("SELECT idseq FROM Entry ORDER BY idseq"):
+    if forms is None:
+        query, values = "SELECT idseq FROM Entry ORDER BY idseq", ()
+    else:
+        marks = ",".join("?" * len(forms))
+        query = (f"SELECT DISTINCT idseq FROM Kanji WHERE text IN ({marks}) "
+                 f"UNION SELECT DISTINCT idseq FROM Kana WHERE text IN ({marks}) ORDER BY idseq")
+        values = tuple(forms) * 2
+    for (idseq,) in db.execute(query, values):
         entries[idseq] = Entry(idseq)
     for idseq, text in db.execute("SELECT idseq, text FROM Kanji ORDER BY ID"):
         if idseq in entries and text:

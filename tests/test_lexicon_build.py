@@ -99,13 +99,14 @@ def test_lexicon_build_command_on_wordnet(tmp_path):
     proc = run_cli("lexicon", "build", "--wordnet", SHARED / "wordnet", "--beta", "0.5", "--out", out,
                    "--vectors", vectors, "--within-network", "--neighbours", "2", "--field-strength", "0.05",
                    "--sense-power", "0.5")
-    assert "beta 0.5: wrote" in proc.stdout and "neighbour links from" in proc.stdout
+    assert "beta 0.5: wrote" in proc.stdout and "neighbours in tiny.txt" in proc.stdout
     lex = read_lexicon(out)
     assert len(lex) > 100_000 and lex.score("qqqx") is None
     assert lex.score("excellent", "ADJ") > 0 and lex.score("terrible", "ADJ") < 0
     assert any(line.startswith("seeds: bad-, correct+") for line in lex.header)
     assert any(line.startswith("field: vector classifier (strength 0.05)") for line in lex.header)
-    assert any("to the power 0.5" in line and "neighbours in tiny.txt" in line for line in lex.header)
+    assert any(line.startswith("source: WordNet 3.0") and "to the power 0.5" in line for line in lex.header)
+    assert any(line.startswith("source: neighbours in tiny.txt") for line in lex.header)
     assert out.with_suffix(".beta.png").stat().st_size > 1000
 
 

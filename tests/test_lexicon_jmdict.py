@@ -3,6 +3,7 @@ on fixtures the tests build: a tiny JMdict-format SQLite database (the tables of
 jamdict-data package), a tiny spaCy vectors folder."""
 
 import sqlite3
+from pathlib import Path
 
 import numpy
 import pytest
@@ -204,3 +205,98 @@ def test_sudachi_synonym_groups_and_normalized_forms():
     assert net.links[(min(i, j), max(i, j))] > 0
     compounds = compound_network(["医療不信", "黒字"], known={"黒字"})
     assert "不信" in compounds.words and "黒字" not in compounds.words
+
+
+def _write_static_vectors(folder, table, words, rows):
+    """A spaCy vocab folder whose keys share pruned rows, as ja_ginza's do."""
+    from spacy.strings import StringStore
+    from spacy.vectors import Vectors
+
+    strings = StringStore(words)
+    vectors = Vectors(data=numpy.asarray(table, dtype="float32"),
+                      keys=[strings[w] for w in words[:len(table)]])
+    for w, r in zip(words, rows):
+        vectors.add(strings[w], row=r)
+    vocab = folder / "vocab"
+    vocab.mkdir(parents=True)
+    vectors.to_disk(vocab)
+    strings.to_disk(vocab / "strings.json")
+    return folder
+
+
+def test_explain_shows_the_glosses_forms_and_neighbours_that_decide_a_word(jmdict_db, tmp_path):
+    pytest.importorskip("sudachipy")
+    from tsunagu.lexicons.explain import explain_word, format_explanation
+    from tsunagu.lexicons.lexicon import Lexicon
+
+    lexicon = Lexicon({("deficit", "n"): -0.6, ("red", "n"): -0.1, ("surplus", "n"): 0.5,
+                       ("赤字", "*"): -0.04, ("あかじ", "*"): -0.02, ("黒字", "*"): 0.05, ("損失", "*"): -0.03,
+                       ("利益", "*"): 0.03, ("欠損", "*"): -0.01})
+    vectors = _write_static_vectors(tmp_path / "vec", [[1, 0, 0], [0.95, 0.05, 0], [0, 1, 0]],
+                                    ["赤字", "損失", "黒字", "欠損", "利益"], [0, 1, 2, 0, 2])
+    ex = explain_word("赤字", lexicon, english=None, jmdict=jmdict_db, vectors=str(vectors))
+    assert ex.score == -0.04 and ex.rank == 5 and ex.size == 9  # after 0.6, 0.5, 0.1, 0.05
+    sources = ex.by_source()
+    gloss = {link.other: link for link in sources["JMdict gloss"]}
+    assert gloss["deficit"].pull < 0 and gloss["deficit"].detail == "sense 1: deficit"
+    assert [link.other for link in sources["JMdict form"]] == ["あかじ"]
+    near = {link.other: link.detail for link in sources["ja_ginza vectors"]}
+    assert near["欠損"] == "same vector row" and near["損失"].startswith("row cosine")
+    assert "黒字" not in near  # an orthogonal row is no neighbour
+    text = format_explanation(ex)
+    assert text.startswith("赤字: -0.04 (negative)") and "deficit" in text and "JMdict gloss" in text
+    missing = explain_word("存在しない語", lexicon, english=None, jmdict=jmdict_db, vectors=None)
+    assert missing.score is None and "not in the lexicon" in format_explanation(missing)
+    with pytest.raises(LexiconError, match="non-empty word"):
+        explain_word(" ", lexicon)
+
+
+def test_read_jmdict_for_some_forms_only(jmdict_db):
+    entries = read_jmdict(jmdict_db, forms=["かんじ", "赤字"])
+    assert sorted(e.idseq for e in entries) == [2, 5, 6]
+    assert read_jmdict(jmdict_db, forms=["ない語"]) == []
+
+
+@pytest.mark.slow
+def test_joint_lexicon_build_and_explain_commands(jmdict_db, tmp_path, capsys):
+    """One joint build (WordNet + JMdict + Sudachi + static vectors) through the CLI."""
+    from tsunagu.cli import main
+    from tsunagu.lexicons.lexicon import read_lexicon
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "wordnet"
+    if not (shared / "corpora" / "wordnet" / "data.noun").exists():
+        pytest.skip("WordNet not present in ../shared/data")
+    vectors = _write_static_vectors(tmp_path / "vec", [[1, 0, 0], [0.9, 0.1, 0], [0, 0, 1]],
+                                    ["赤字", "欠損", "黒字", "儲け"], [0, 1, 2, 2])
+    out = tmp_path / "ja.tsv"
+    assert main(["lexicon", "build", "--wordnet", str(shared), "--jmdict", str(jmdict_db), "--synonyms",
+                 "--compounds", "--vectors", str(vectors), "--field-strength", "0.001", "--only-japanese",
+                 "--drop-quantile", "0.1", "--beta", "0.9", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "JMdict (" in printed and "neighbours in vec" in printed
+    lex = read_lexicon(out)
+    assert lex.score("黒字") > 0 > lex.score("赤字")
+    assert lex.score("くろじ") > 0 > lex.score("あかじ")
+    assert lex.score("deficit") is None  # --only-japanese
+    header = "\n".join(lex.header)
+    assert "CC BY-SA 4.0" in header and "EDRDG" in header and "Sudachi" in header
+    assert "threshold: the 10% of words with the smallest |score|" in header
+    assert "licence: derived from JMdict, so this file is CC BY-SA 4.0" in header
+    assert main(["lexicon", "explain", "赤字", "--lexicon", str(out), "--english", str(out),
+                 "--jmdict", str(jmdict_db), "--no-vectors"]) == 0
+    assert "赤字: -" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--jmdict-weight", "glosses=1"], "unknown name 'glosses'"),
+    (["--vectors-weight", "0.1"], "--vectors-weight needs --vectors"),
+    (["--vectors", "a.txt", "--vectors", "b.txt", "--field-strength", "0.1", "--field-strength", "0.1",
+      "--field-strength", "0.1"], "given 3 times for 2 --vectors"),
+    (["--drop-quantile", "1.5"], "--drop-quantile takes a quantile"),
+])
+def test_lexicon_build_refuses_inconsistent_sources(tmp_path, capsys, argv, message):
+    from tsunagu.cli import main
+
+    assert main(["lexicon", "build", "--out", str(tmp_path / "x.tsv"), *argv]) != 0
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.tsv").exists()
