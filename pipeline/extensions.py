@@ -58,6 +58,24 @@ def _doc_polarity(doc: Doc):
     return doc_polarity(doc)
 
 
+def _span_polarity_label(span: Span):
+    from tsunagu.components.polarity import span_label
+
+    return span_label(span)
+
+
+def _span_polarity_reasons(span: Span):
+    from tsunagu.components.polarity import span_reasons
+
+    return span_reasons(span)
+
+
+def _doc_polarity_label(doc: Doc):
+    from tsunagu.components.polarity import doc_label
+
+    return doc_label(doc)
+
+
 EXTENSIONS: tuple[Extension, ...] = (
     Extension(Doc, "id", "Stable id of the record the document came from."),
     Extension(Doc, "meta", "Metadata of the record the document came from (dict)."),
@@ -71,6 +89,15 @@ EXTENSIONS: tuple[Extension, ...] = (
               getter=_span_polarity),
     Extension(Doc, "polarity", "Mean polarity of the sentences (tsunagu_polarity).",
               getter=_doc_polarity),
+    Extension(Token, "polarity_rules", "Rules that made the token's polarity evidence "
+              "(tsunagu_polarity), e.g. ['change:減少-', 'profile:売上高+'].", export=False),
+    Extension(Span, "polarity_label", "positive, negative or neutral: neutral below the "
+              "component's neutral_threshold or without evidence (tsunagu_polarity).",
+              getter=_span_polarity_label),
+    Extension(Span, "polarity_reasons", "The evidence behind the span's polarity: token, value, "
+              "weight and rules, strongest first (tsunagu_polarity).", getter=_span_polarity_reasons),
+    Extension(Doc, "polarity_label", "positive, negative or neutral, from the sentence labels: "
+              "neutral when no sentence is polar (tsunagu_polarity).", getter=_doc_polarity_label),
     Extension(Token, "surprisal", "-log2 p(token | preceding tokens) under the LSTM language "
               "model, in bits (tsunagu_language_model)."),
     Extension(Doc, "perplexity", "Perplexity of the document's tokens under the LSTM language "

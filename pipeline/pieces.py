@@ -124,6 +124,8 @@ USER_DATA_JOINERS: dict[str, Callable[[list, list[int]], Any]] = {
     "bunsetu_heads": _shift_index_tuple,
     "clause_heads": _shift_index_list,
     "clauses": _shift_clauses,
+    # one value for the whole document: every piece has the same
+    "tsunagu_polarity_settings": lambda values, offsets: values[0],
 }
 
 

@@ -300,3 +300,19 @@ def test_lexicon_build_refuses_inconsistent_sources(tmp_path, capsys, argv, mess
     assert main(["lexicon", "build", "--out", str(tmp_path / "x.tsv"), *argv]) != 0
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x.tsv").exists()
+
+
+def test_an_ablation_leaves_one_source_out():
+    from tsunagu.lexicons.assemble import AssembledNetwork
+
+    wordnet, jmdict, synonyms = Network(), Network(), Network()
+    wordnet.link("good", "nice", 1)
+    jmdict.link("良い", "good", 0.05)
+    synonyms.link("良い", "〔syn:1〕", 0.05)
+    assembled = AssembledNetwork(wordnet + jmdict + synonyms, [], [],
+                                 parts={"wordnet": wordnet, "jmdict": jmdict, "synonyms": synonyms})
+    without = assembled.without("jmdict")
+    assert set(without.words) == {"good", "nice", "良い", "〔syn:1〕"} and len(without.links) == 2
+    assert len(assembled.without("jmdict", "synonyms").words) == 2
+    with pytest.raises(ValueError, match="No part corpus"):
+        assembled.without("corpus")
