@@ -435,10 +435,14 @@ def _pipe_pieces(nlp: Language, records: list, piece_chars: int, batch_chars: in
 
 
 def _process_records(records: list) -> _Processed:
+    return process_records(_WORKER_NLP, records, _WORKER_FORMAT, *_WORKER_PIECES)
+
+
+def process_records(nlp: Language, records: list, output_format: str = "jsonl",
+                    piece_chars: int = DEFAULT_PIECE_CHARS,
+                    batch_chars: int = DEFAULT_BATCH_CHARS) -> _Processed:
     """Run the pipeline over one chunk; a document the pipeline fails on is retried
-    alone and rejected with the error."""
-    nlp = _WORKER_NLP
-    piece_chars, batch_chars = _WORKER_PIECES
+    alone and rejected with the error. (Also the Ray engine's per-actor step.)"""
     failures: list[tuple[str, str]] = []
     try:
         pairs = list(zip(records, _pipe_pieces(nlp, records, piece_chars, batch_chars)))
@@ -449,7 +453,7 @@ def _process_records(records: list) -> _Processed:
                 pairs.append((record, _pipe_pieces(nlp, [record], piece_chars, batch_chars)[0]))
             except Exception as e:  # one bad document must not stop the run
                 failures.append((record.id, f"pipeline error: {type(e).__name__}: {e}"))
-    if _WORKER_FORMAT == "spacy":
+    if output_format == "spacy":
         docbin = DocBin(store_user_data=True)
         ids = []
         for record, doc in pairs:

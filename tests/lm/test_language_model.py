@@ -7,7 +7,6 @@ import math
 import pytest
 import spacy
 import torch
-from conftest import run_cli
 
 from tsunagu.corpora import read_corpus, sample_corpus_path
 from tsunagu.errors import ConfigError, ModelLoadError, ModelNotFoundError
@@ -69,20 +68,20 @@ def test_component_scores_tokens_and_documents(trained, sentences, tmp_path):
     assert again(text)._.perplexity == pytest.approx(doc._.perplexity, rel=1e-4)
 
 
-def test_cli_train_and_eval(tmp_path):
+def test_cli_train_and_eval(cli, tmp_path):
     out = tmp_path / "cli-lm"
-    result = run_cli("lm", "train", str(sample_corpus_path()), "-o", str(out), "--head", "negative",
-                     "--head-option", "n_samples=8", "--embed-size", "16", "--hidden-size", "32",
-                     "--min-count", "1", "--epochs", "1", "--batch-size", "8", "--no-progress",
-                     "--valid-percent", "10", "--threads", "1")
+    result = cli("lm", "train", str(sample_corpus_path()), "-o", str(out), "--head", "negative",
+                 "--head-option", "n_samples=8", "--embed-size", "16", "--hidden-size", "32",
+                 "--min-count", "1", "--epochs", "1", "--batch-size", "8", "--no-progress",
+                 "--valid-percent", "10", "--threads", "1")
     assert result.returncode == 0, result.stderr
     assert "held-out perplexity" in result.stdout
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     assert meta["settings"]["head"] == "negative" and meta["settings"]["head_options"] == {"n_samples": 8}
-    result = run_cli("lm", "eval", str(out), str(sample_corpus_path()))
+    result = cli("lm", "eval", str(out), str(sample_corpus_path()))
     assert result.returncode == 0 and result.stdout.startswith("perplexity ")
-    bad = run_cli("lm", "train", str(sample_corpus_path()), "-o", str(out), "--head-option", "oops",
-                  check=False)
+    bad = cli("lm", "train", str(sample_corpus_path()), "-o", str(out), "--head-option", "oops",
+              check=False)
     assert bad.returncode == 1 and "KEY=VALUE" in bad.stderr
 
 

@@ -7,6 +7,8 @@ from spacy.language import Language
 import tsunagu
 from tsunagu import ConfigError, ModelNotFoundError, UnknownComponentError
 
+from conftest import shared_pipeline
+
 SENTENCES = [
     "銀座でランチをご一緒しましょう。",
     "東京都庁で国際会議が開催された。",
@@ -45,7 +47,7 @@ def test_same_analysis_as_plain_ja_ginza(nlp):
 
 def test_split_mode_selects_the_token_unit():
     text = "東京都庁で国際会議が開催された。"
-    short = tsunagu.load(split_mode="A")(text)
+    short = shared_pipeline("A")(text)  # tsunagu.load(split_mode="A"), once per session
     long = tsunagu.load(split_mode="C")(text)
     assert "都庁" in [t.text for t in short] and "国際" in [t.text for t in short]
     assert len(short) > len(long)

@@ -6,7 +6,7 @@ from tsunagu.lexicons.build import build_lexicon, evaluate, read_gold, read_seed
 from tsunagu.lexicons.lexicon import Lexicon, LexiconError, read_lexicon, write_lexicon
 from tsunagu.lexicons.network import Network
 
-from conftest import SHARED, run_cli
+from conftest import SHARED
 
 
 def _toy():
@@ -77,17 +77,17 @@ def test_evaluate_counts_what_it_says():
     assert r["precision_at"] == {1: 1.0, 2: 1.0, 4: 0.75}
 
 
-def test_lexicon_eval_command(tmp_path):
+def test_lexicon_eval_command(cli, tmp_path):
     write_lexicon(Lexicon({("good", "a"): 0.9, ("bad", "a"): 0.1}), tmp_path / "lex.tsv")
     write_lexicon(Lexicon({("good", "a"): 1.0, ("bad", "a"): -1.0}), tmp_path / "gold.tsv")
-    out = run_cli("lexicon", "eval", tmp_path / "lex.tsv", "--gold", tmp_path / "gold.tsv").stdout
+    out = cli("lexicon", "eval", tmp_path / "lex.tsv", "--gold", tmp_path / "gold.tsv").stdout
     assert "covered 2 (100.0%); accuracy 0.500" in out
-    bad = run_cli("lexicon", "eval", tmp_path / "nope.tsv", "--gold", tmp_path / "gold.tsv", check=False)
+    bad = cli("lexicon", "eval", tmp_path / "nope.tsv", "--gold", tmp_path / "gold.tsv", check=False)
     assert bad.returncode == 1 and "Lexicon not found" in bad.stderr
 
 
 @pytest.mark.slow
-def test_lexicon_build_command_on_wordnet(tmp_path):
+def test_lexicon_build_command_on_wordnet(cli, tmp_path):
     if not (SHARED / "wordnet" / "corpora" / "wordnet" / "data.noun").exists():
         pytest.skip("WordNet not present in ../shared/data")
     out = tmp_path / "en.tsv"
@@ -96,9 +96,9 @@ def test_lexicon_build_command_on_wordnet(tmp_path):
     vectors = tmp_path / "tiny.txt"
     vectors.write_text("good 1 0 0\nnice 0.9 0.1 0\nsplendid 0.95 0 0.1\nbad -1 0 0\n"
                        "nasty -0.9 0.1 0\ndire -0.95 0 0.1\nqqqx 1 0.05 0\n", encoding="utf-8")
-    proc = run_cli("lexicon", "build", "--wordnet", SHARED / "wordnet", "--beta", "0.5", "--out", out,
-                   "--vectors", vectors, "--within-network", "--neighbours", "2", "--field-strength", "0.05",
-                   "--sense-power", "0.5")
+    proc = cli("lexicon", "build", "--wordnet", SHARED / "wordnet", "--beta", "0.5", "--out", out,
+               "--vectors", vectors, "--within-network", "--neighbours", "2", "--field-strength", "0.05",
+               "--sense-power", "0.5")
     assert "beta 0.5: wrote" in proc.stdout and "neighbours in tiny.txt" in proc.stdout
     lex = read_lexicon(out)
     assert len(lex) > 100_000 and lex.score("qqqx") is None
@@ -121,13 +121,10 @@ def test_json_gold_as_in_the_japanese_polarity_dictionary(tmp_path):
         read_gold(tmp_path / "bad.json")
 
 
-def test_omw_lemmas_join_the_network(tmp_path):
+def test_omw_lemmas_join_the_network(wordnet, tmp_path):
     from tsunagu.lexicons.omw import add_omw_links, read_omw_tab
-    from tsunagu.lexicons.wordnet import open_wordnet
 
-    if not (SHARED / "wordnet" / "corpora" / "wordnet" / "data.noun").exists():
-        pytest.skip("WordNet not present in ../shared/data")
-    wn = open_wordnet(SHARED / "wordnet")
+    wn = wordnet
     tab = tmp_path / "jpn.tab"
     tab.write_text("# test\t\t\n01123148-a\tjpn:lemma\t良い\n01123148-a\tjpn:lemma\tよい\n"
                    "01125429-a\tjpn:lemma\t悪い\n99999999-n\tjpn:lemma\t無い\n", encoding="utf-8")

@@ -12,14 +12,7 @@ from tsunagu.lexicons.wordnet import lexnames_text, open_wordnet
 
 from conftest import SHARED
 
-WORDNET = SHARED / "wordnet"
-
-
-@pytest.fixture(scope="module")
-def wordnet():
-    if not (WORDNET / "corpora" / "wordnet" / "data.noun").exists():
-        pytest.skip("WordNet not present in ../shared/data (only on developer and CI machines)")
-    return open_wordnet(WORDNET)
+WORDNET = SHARED / "wordnet"  # the session's reader is conftest's `wordnet` fixture
 
 
 def test_lexnames_is_the_wordnet_3_table():

@@ -16,7 +16,7 @@ from tsunagu.errors import OutputExistsError
 from tsunagu.batch import apply_corpus, apply_pipeline
 from tsunagu.corpora import Record, read_docbin, read_jsonl, sample_corpus_path
 
-from conftest import TESTS, run_cli
+from conftest import run_cli
 
 GOOD = ["今日は良い天気です。", "東京へ行きます。", "映画はとても面白かった。", "ラーメンが美味しい店。"]
 
@@ -156,7 +156,7 @@ def _wait_for_parts(work: Path, n: int, proc, timeout=120) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["kill -9", "Ctrl-C"])
-def test_killed_process_resumes_with_the_same_command(tmp_path, how):
+def test_killed_process_resumes_with_the_same_command(cli, tmp_path, how):
     corpus, ids = _sample_with_bad_records(tmp_path)
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "tsunagu", "apply", corpus, out, "--batch-size", "8",
@@ -173,15 +173,16 @@ def test_killed_process_resumes_with_the_same_command(tmp_path, how):
     else:
         assert proc.returncode == -signal.SIGKILL
     assert not out.exists()
-    done = run_cli(*cmd[3:])
+    # The interrupted run needs a process of its own; the resume runs in this one.
+    done = cli(*cmd[3:])
     assert "done before resuming" in done.stdout
     _check_exactly_once(out, tmp_path / "out.jsonl.rejects.jsonl", ids)
     assert len(_read_jsonl(out)) == 300
 
 
 @pytest.mark.slow
-def test_multiprocessing_with_a_torch_component(tmp_path):
-    # The parent has used torch's thread pool (tests/torch_probe.py does at import);
+def test_multiprocessing_with_a_torch_component(cli, tmp_path):
+    # The parent has used torch's thread pool (torch_probe.py does at import);
     # forked workers must not hang, and results must equal a single-process run.
     corpus, ids = _sample_with_bad_records(tmp_path)
     lines = corpus.read_text(encoding="utf-8").splitlines()
@@ -192,10 +193,12 @@ def test_multiprocessing_with_a_torch_component(tmp_path):
     config = config.replace('"polarity"]', '"polarity","probe"]')
     config += '\n[components.probe]\nfactory = "test_torch_probe"\n'
     (tmp_path / "with_probe.cfg").write_text(config, encoding="utf-8")
-    common = ["--code", TESTS / "torch_probe.py", "--batch-size", "16", "--no-progress",
+    common = ["--code", Path(__file__).with_name("torch_probe.py"), "--batch-size", "16", "--no-progress",
               "--pipeline", tmp_path / "with_probe.cfg"]
+    # Workers forked from a fresh `tsunagu` process, as users run it; the single-process
+    # reference needs no process of its own.
     run_cli("apply", corpus, tmp_path / "two.jsonl", "--n-process", "2", *common, timeout=240)
-    run_cli("apply", corpus, tmp_path / "one.jsonl", "--n-process", "1", *common, timeout=240)
+    cli("apply", corpus, tmp_path / "one.jsonl", "--n-process", "1", *common)
     two, one = _read_jsonl(tmp_path / "two.jsonl"), _read_jsonl(tmp_path / "one.jsonl")
     assert two == one and len(two) == 300
     assert all(d["cats"]["torch_probe"] == len(d["tokens"]) for d in two)

@@ -207,16 +207,14 @@ def test_mixed_precision_is_a_noop_with_a_warning_on_cpu(tiny_bert):
     assert not nlp.get_pipe("transformer").model.layers[0].shims[0]._mixed_precision
 
 
-def test_cli_pretrain(tmp_path):
-    from conftest import run_cli
-
+def test_cli_pretrain(cli, tmp_path):
     corpus = sample_corpus_path()
     out = tmp_path / "cli-bert"
     args = ["transformer", "pretrain", corpus, "-o", out, "--max-steps", "3", "--vocab-size", "1200",
             "--hidden-size", "32", "--layers", "1", "--heads", "2", "--intermediate-size", "64",
             "--max-length", "32", "--max-position", "64", "--batch-size", "4", "--no-progress", "--threads", "1"]
-    proc = run_cli(*args)
+    proc = cli(*args)
     assert "3 steps" in proc.stdout and "finished" in proc.stdout
     assert json.loads((out / "tsunagu-pretrain.json").read_text())["steps"] == 3
-    bad = run_cli(*args[:-2], "--max-length", "128", check=False)
+    bad = cli(*args[:-2], "--max-length", "128", check=False)
     assert bad.returncode != 0 and "positions" in bad.stderr

@@ -3,7 +3,6 @@ on fixtures the tests build: a tiny JMdict-format SQLite database (the tables of
 jamdict-data package), a tiny spaCy vectors folder."""
 
 import sqlite3
-from pathlib import Path
 
 import numpy
 import pytest
@@ -263,7 +262,9 @@ def test_joint_lexicon_build_and_explain_commands(jmdict_db, tmp_path, capsys):
     from tsunagu.cli import main
     from tsunagu.lexicons.lexicon import read_lexicon
 
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "wordnet"
+    from conftest import SHARED
+
+    shared = SHARED / "wordnet"
     if not (shared / "corpora" / "wordnet" / "data.noun").exists():
         pytest.skip("WordNet not present in ../shared/data")
     vectors = _write_static_vectors(tmp_path / "vec", [[1, 0, 0], [0.9, 0.1, 0], [0, 0, 1]],

@@ -13,8 +13,6 @@ from tsunagu.lexicons.network import Network, embedding_network
 from tsunagu.lexicons.spin import mean_field
 from tsunagu.wordvectors import read_word_vectors
 
-from conftest import run_cli
-
 
 def _network():
     """Two linked clusters around the seeds, and an island no link reaches."""
@@ -153,6 +151,6 @@ def test_read_vectors_shipped_in_a_package(tmp_path, monkeypatch):
         read_word_vectors("package:tiny_glove")
 
 
-def test_field_needs_vectors_on_the_command_line(tmp_path):
-    proc = run_cli("lexicon", "build", "--field-strength", "0.05", "--out", tmp_path / "x.tsv", check=False)
+def test_field_needs_vectors_on_the_command_line(cli, tmp_path):
+    proc = cli("lexicon", "build", "--field-strength", "0.05", "--out", tmp_path / "x.tsv", check=False)
     assert proc.returncode != 0 and "--field-strength needs --vectors" in proc.stderr

@@ -13,16 +13,14 @@ from tsunagu.docbins import corpus_to_docbins, split_records
 from tsunagu.errors import ConfigError, CorpusError, OutputExistsError
 from tsunagu.training import DocBinCorpus, batch_by_length
 
-from conftest import run_cli
-
 
 def _docs(path):
     return list(DocBin().from_disk(path).get_docs(spacy.blank("ja").vocab))
 
 
-def test_to_spacy_writes_a_stratified_split_with_one_hot_cats(tmp_path):
+def test_to_spacy_writes_a_stratified_split_with_one_hot_cats(cli, tmp_path):
     out = tmp_path / "sample"
-    proc = run_cli("corpus", "to-spacy", sample_corpus_path(), out, "--no-progress")
+    proc = cli("corpus", "to-spacy", sample_corpus_path(), out, "--no-progress")
     assert "total          240      30      30" in proc.stdout
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     labels = ["economy", "food", "movies", "sports", "technology", "travel"]
@@ -70,7 +68,7 @@ def test_multilabel_records_need_the_flag(tmp_path):
     assert any(d.cats == {"news": 0.0, "sports": 1.0} for d in docs)
 
 
-def test_unlabelled_or_empty_corpora_and_bad_options_are_clear_errors(tmp_path):
+def test_unlabelled_or_empty_corpora_and_bad_options_are_clear_errors(cli, tmp_path):
     unlabelled = tmp_path / "unlabelled.jsonl"
     unlabelled.write_text('{"id": "a", "text": "ラベルなし"}\n{"id": "b", "text": "x", "label": "l"}\n',
                           encoding="utf-8")
@@ -86,7 +84,7 @@ def test_unlabelled_or_empty_corpora_and_bad_options_are_clear_errors(tmp_path):
     (tmp_path / "o4" / "train.spacy").write_bytes(b"")
     with pytest.raises(OutputExistsError, match="--overwrite"):
         corpus_to_docbins(sample_corpus_path(), tmp_path / "o4")
-    proc = run_cli("corpus", "to-spacy", unlabelled, tmp_path / "o5", check=False)
+    proc = cli("corpus", "to-spacy", unlabelled, tmp_path / "o5", check=False)
     assert proc.returncode == 1 and "error: 1 record(s) have no label" in proc.stderr
 
 

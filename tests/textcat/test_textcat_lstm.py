@@ -16,7 +16,7 @@ from tsunagu.corpora import read_corpus, sample_corpus_path
 from tsunagu.errors import ConfigError, LabelError
 from tsunagu.training import DocBinCorpus
 
-from conftest import REPO, run_cli
+from conftest import REPO
 
 # Frozen embeddings: fine-tuning 20,000 x 300 vectors costs more than the LSTM here.
 TINY = {"hidden_width": 32, "dropout": 0.1, "freeze_embeddings": True}
@@ -196,10 +196,12 @@ def test_initialize_needs_vectors_and_two_labels(sample_examples):
             "exclusive_classes": False, "model": {"exclusive_classes": True}})
 
 
-def test_spacy_train_with_the_shipped_config_and_entry_points_only(tmp_path):
-    """One end-to-end run: to-spacy, then `python -m spacy train` (no --code), load, predict."""
+def test_spacy_train_with_the_shipped_config_and_entry_points_only(cli, tmp_path):
+    """One end-to-end run: to-spacy, then `python -m spacy train` (no --code), load, predict.
+    spaCy runs in a fresh interpreter, which has not imported tsunagu: it must find
+    tsunagu's registered functions through the entry points alone."""
     data = tmp_path / "data"
-    run_cli("corpus", "to-spacy", sample_corpus_path(), data, "--no-progress")
+    cli("corpus", "to-spacy", sample_corpus_path(), data, "--no-progress")
     out = tmp_path / "training"
     proc = subprocess.run(
         [sys.executable, "-m", "spacy", "train", str(REPO / "configs" / "lstm_livedoor_title.cfg"),

@@ -22,7 +22,6 @@ from tsunagu.embeddings import (
 from tsunagu.tokenized import keys_of_text, tokenize_corpus
 from tsunagu.vectorkeys import token_key
 
-from conftest import run_cli
 
 TOPICS = {
     "sports": "野球 投手 打者 捕手 審判 球場 監督 三振 得点 試合".split(),
@@ -198,23 +197,23 @@ def test_missing_and_corrupt_vectors_directories(topic_vectors, tmp_path):
         read_meta(broken)
 
 
-def test_embed_cli_on_the_shipped_sample(tmp_path):
+def test_embed_cli_on_the_shipped_sample(cli, tmp_path):
     out = tmp_path / "vec"
-    train = run_cli("embed", "train", sample_corpus_path(), "-o", out, "--cbow", "--dim", "20",
-                    "--min-count", "2", "--epochs", "3", "--cache-dir", tmp_path / "cache",
-                    "--no-progress")
+    train = cli("embed", "train", sample_corpus_path(), "-o", out, "--cbow", "--dim", "20",
+                "--min-count", "2", "--epochs", "3", "--cache-dir", tmp_path / "cache",
+                "--no-progress")
     assert "tokenized 300 documents" in train.stdout and "trained CBOW" in train.stdout
-    cached = run_cli("embed", "train", sample_corpus_path(), "-o", out, "--cbow", "--dim", "20",
-                     "--min-count", "2", "--epochs", "3", "--cache-dir", tmp_path / "cache",
-                     "--no-progress", "--overwrite")
+    cached = cli("embed", "train", sample_corpus_path(), "-o", out, "--cbow", "--dim", "20",
+                 "--min-count", "2", "--epochs", "3", "--cache-dir", tmp_path / "cache",
+                 "--no-progress", "--overwrite")
     assert "(cached)" in cached.stdout
-    info = run_cli("embed", "info", out).stdout
+    info = cli("embed", "info", out).stdout
     assert "x 20 dims" in info and "key: lemma" in info and "CBOW" in info
-    similar = run_cli("embed", "similar", out, "試合", "-n", "3").stdout
+    similar = cli("embed", "similar", out, "試合", "-n", "3").stdout
     assert similar.startswith("nearest to 試合:") and len(similar.strip().splitlines()) == 4
-    inflected = run_cli("embed", "similar", out, "美味しかった", check=False)
+    inflected = cli("embed", "similar", out, "美味しかった", check=False)
     assert "2 tokens" in inflected.stderr or "nearest to" in inflected.stdout
-    unknown = run_cli("embed", "similar", out, "ｘｙｚｚｚ", check=False)
+    unknown = cli("embed", "similar", out, "ｘｙｚｚｚ", check=False)
     assert unknown.returncode == 1 and "not in the vocabulary" in unknown.stderr
-    missing = run_cli("embed", "info", tmp_path / "nothing", check=False)
+    missing = cli("embed", "info", tmp_path / "nothing", check=False)
     assert missing.returncode == 1 and "tsunagu embed train" in missing.stderr
