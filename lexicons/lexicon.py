@@ -90,6 +90,26 @@ def read_lexicon(path: Union[str, Path]) -> Lexicon:
     path = lexicon_path(path)
     if not path.is_file():
         raise LexiconError(f"Lexicon not found: {path}")
+    # Every `tsunagu.load()` reads the shipped lexicons (half a million lines): a
+    # process that loads several pipelines parses each file once. The key changes
+    # when the file does; callers get their own copy to change.
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    cached = _READ_CACHE.get(key)
+    if cached is not None:
+        return Lexicon(cached[0], cached[1])
+    lexicon = _parse_lexicon(path)
+    while len(_READ_CACHE) >= _READ_CACHE_FILES:  # bounded: the oldest file goes
+        del _READ_CACHE[next(iter(_READ_CACHE))]
+    _READ_CACHE[key] = (lexicon.entries, list(lexicon.header))
+    return Lexicon(lexicon.entries, lexicon.header)
+
+
+_READ_CACHE: dict = {}
+_READ_CACHE_FILES = 4
+
+
+def _parse_lexicon(path: Path) -> "Lexicon":
     entries: dict[tuple[str, str], float] = {}
     header: list[str] = []
     seen_columns = False

@@ -141,3 +141,18 @@ def test_sense_weighting_prefers_frequent_senses(wordnet):
     assert sum(good.values()) == pytest.approx(1.0)
     # SemCor counts: the adjective "good" far more often than "goods, commodity"
     assert good["good.a.01"] > 5 * good["commodity.n.01"]
+
+
+def test_a_lexicon_read_twice_is_parsed_once_and_each_reader_gets_its_own(tmp_path):
+    import os
+
+    from tsunagu.lexicons.lexicon import read_lexicon
+
+    path = tmp_path / "mine.tsv"
+    path.write_text("word\tpos\tscore\tlabel\n良い\ta\t0.5\tpositive\n", encoding="utf-8")
+    first = read_lexicon(path)
+    first.entries[("悪い", "a")] = -0.5  # a caller's change must not reach the next reader
+    assert read_lexicon(path).entries == {("良い", "a"): 0.5}
+    path.write_text("word\tpos\tscore\tlabel\n良い\ta\t0.7\tpositive\n", encoding="utf-8")
+    os.utime(path, ns=(1, 1))  # a changed file is read again, whatever its mtime
+    assert read_lexicon(path).entries == {("良い", "a"): 0.7}
