@@ -104,6 +104,7 @@ class AssembledNetwork:
     wordnet_version: str = ""
     headwords: set = field(default_factory=set)  # JMdict's Japanese forms
     parts: dict = field(default_factory=dict)  # source name -> its network (keep_parts)
+    omw_lemmas: set = field(default_factory=set)  # the lemmas of the OMW files
 
     def licence_note(self) -> Optional[str]:
         """What the sources' licences mean for a lexicon built from them."""
@@ -260,7 +261,8 @@ def assemble_network(sources: NetworkSources, *, log: Callable[[str], None] = pr
         done(notes[-1])
     fields = [(_keyed(vectors, network), source.field, _vectors_name(source.spec))
               for source, vectors, _ in pending if source.field]
-    return AssembledNetwork(network, notes, fields, wn.get_version(), headwords or set(), parts)
+    return AssembledNetwork(network, notes, fields, wn.get_version(), headwords or set(), parts,
+                            {lemma for _, lemma in rows})
 
 
 def _read_vectors(sources: Iterable[VectorSource]):

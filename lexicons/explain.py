@@ -95,7 +95,7 @@ def explain_word(word: str, lexicon: Lexicon, *, english: Union[Lexicon, str, Pa
 
 
 def _jmdict_links(out: Explanation, word: str, lexicon: Lexicon, english: Lexicon, jmdict, weights) -> None:
-    from .jmdict import english_lookup, gloss_terms, read_jmdict
+    from .jmdict import SENSE_DECAY, english_lookup, gloss_terms, read_jmdict
 
     try:
         entries = read_jmdict(None if str(jmdict) == "installed" else jmdict, forms=[word])
@@ -108,7 +108,7 @@ def _jmdict_links(out: Explanation, word: str, lexicon: Lexicon, english: Lexico
         for rank, sense in enumerate(entry.senses, 1):
             if sense.only_forms and word not in sense.only_forms:
                 continue
-            scale = rank ** -0.5
+            scale = rank ** -SENSE_DECAY
             for gloss in sense.glosses:
                 for lemma, value in gloss_terms(gloss, lemma_of):
                     out.links.append(Link("JMdict gloss", lemma, weights["gloss"] * scale * value,
@@ -126,7 +126,7 @@ def _jmdict_links(out: Explanation, word: str, lexicon: Lexicon, english: Lexico
 def _sudachi_links(out: Explanation, word: str, lexicon: Lexicon, weights) -> None:
     from sudachipy import SplitMode
 
-    from .synonyms import CONTENT_POS, _dictionary, lemma_entries
+    from .synonyms import _dictionary, compound_parts, lemma_entries
 
     dictionary = _dictionary()
     groups, normalized = set(), set()
@@ -138,15 +138,13 @@ def _sudachi_links(out: Explanation, word: str, lexicon: Lexicon, weights) -> No
         out.links.append(Link("Sudachi normalized form", other, weights["synonyms"], lexicon.score(other)))
     if groups:
         # Group contents are not in the dictionary: the lexicon's words that share a group id.
-        for other, _ in lexicon.entries:
+        for other in dict.fromkeys(w for w, _ in lexicon.entries):  # each word once, not per POS
             if other != word and any(set(m.synonym_group_ids()) & groups
                                      for m in lemma_entries(other, dictionary)):
                 out.links.append(Link("Sudachi synonym", other, weights["synonyms"], lexicon.score(other),
                                       "group " + ",".join(map(str, sorted(groups)))))
-    parts = [m.dictionary_form() for m in dictionary.create(SplitMode.A).tokenize(word)
-             if m.part_of_speech()[0] in CONTENT_POS and m.dictionary_form() != word]
-    for k, part in enumerate(parts):
-        share = 1.0 if len(parts) == 1 else (0.6 if k == len(parts) - 1 else 0.4 / (len(parts) - 1))
+    parts = compound_parts(word, dictionary.create(SplitMode.A))
+    for k, (part, share) in enumerate(parts):
         out.links.append(Link("compound part", part, weights["compounds"] * share, lexicon.score(part),
                               "head" if k == len(parts) - 1 else ""))
 

@@ -43,6 +43,8 @@ LINK_KINDS = tuple(DEFAULT_WEIGHTS)
 # A gloss's head carries this share of the gloss's weight when the gloss is not
 # one WordNet lemma; its other content words share the rest.
 HEAD_SHARE = 0.6
+# The k-th sense of an entry weighs 1 / k ** SENSE_DECAY (JMdict orders senses by importance).
+SENSE_DECAY = 0.5
 # Negations in glosses beyond the WordNet network's: "absence of X", "loss of X".
 GLOSS_NEGATIONS = NEGATIONS | {"absence", "unable", "fail", "fails", "failure"}
 _NEGATING_PREFIXES = ("non-", "non", "un", "in", "im", "dis", "ir", "il")
@@ -266,7 +268,7 @@ def _ascii(text: str) -> bool:
 
 
 def jmdict_network(entries: Iterable[Entry], lemma_of: Callable[[str], Optional[str]], *,
-                   weights: Optional[dict] = None, sense_decay: float = 0.5,
+                   weights: Optional[dict] = None, sense_decay: float = SENSE_DECAY,
                    kana_weight: float = 0.5, words: Optional[set] = None) -> Network:
     """The network of JMdict ``entries`` (``read_jmdict``): Japanese forms, their
     English gloss terms (``lemma_of``: ``english_lookup``) and the links between
@@ -340,7 +342,7 @@ def projection(entries: Iterable[Entry], lemma_of: Callable[[str], Optional[str]
     totals: dict[str, list] = defaultdict(lambda: [0.0, 0.0])
     for entry in entries:
         for rank, sense in enumerate(entry.senses, 1):
-            sense_weight = rank ** -0.5
+            sense_weight = rank ** -SENSE_DECAY
             targets = [f for f in entry.forms if not sense.only_forms or f in sense.only_forms]
             for gloss in sense.glosses:
                 for lemma, value in gloss_terms(gloss, lemma_of):

@@ -80,13 +80,28 @@ def synonym_groups(words: Iterable[str], dictionary=None) -> dict:
     return dict(out)
 
 
+def compound_parts(word: str, tokenizer, head_share: float = HEAD_SHARE) -> list[tuple[str, float]]:
+    """(part, share of the link weight) for a word Sudachi's mode-A ``tokenizer`` splits
+    into content morphemes: the last (the head) ``head_share``, the others the rest; a
+    single part takes it all. Empty when the word does not split."""
+    parts = [m.dictionary_form() for m in tokenizer.tokenize(word)
+             if m.part_of_speech()[0] in CONTENT_POS and m.dictionary_form() != word]
+    parts = [p for p in parts if not p.isascii()]
+    if not parts:
+        return []
+    if len(parts) == 1:
+        return [(parts[0], 1.0)]
+    rest = (1.0 - head_share) / (len(parts) - 1)
+    return [(part, head_share if k == len(parts) - 1 else rest) for k, part in enumerate(parts)]
+
+
 def compound_network(words: Iterable[str], *, dictionary=None, weight: float = 1.0,
                      head_share: float = HEAD_SHARE, only_unknown: bool = True,
                      known: Optional[set] = None) -> Network:
     """Each word Sudachi splits (mode A) into two or more content morphemes linked to
     their dictionary forms: the last (the head) with ``head_share`` of ``weight``,
-    the others sharing the rest. With ``only_unknown``, only words not in ``known``
-    (e.g. the JMdict headwords, which have their own glosses)."""
+    the others sharing the rest (``compound_parts``). With ``only_unknown``, only words
+    not in ``known`` (e.g. the JMdict headwords, which have their own glosses)."""
     from sudachipy import SplitMode
 
     dictionary = _dictionary(dictionary)
@@ -95,15 +110,6 @@ def compound_network(words: Iterable[str], *, dictionary=None, weight: float = 1
     for word in words:
         if only_unknown and known is not None and word in known:
             continue
-        parts = [m.dictionary_form() for m in tokenizer.tokenize(word)
-                 if m.part_of_speech()[0] in CONTENT_POS and m.dictionary_form() != word]
-        parts = [p for p in parts if not p.isascii()]
-        if not parts or (len(parts) == 1 and parts[0] == word):
-            continue
-        if len(parts) == 1:
-            net.link(word, parts[0], weight)
-            continue
-        rest = (1.0 - head_share) / (len(parts) - 1)
-        for k, part in enumerate(parts):
-            net.link(word, part, weight * (head_share if k == len(parts) - 1 else rest))
+        for part, share in compound_parts(word, tokenizer, head_share):
+            net.link(word, part, weight * share)
     return net

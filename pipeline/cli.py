@@ -488,9 +488,7 @@ def _run_lexicon_build(args: argparse.Namespace) -> int:
     network = assembled.network
     only = None
     if args.only_omw:
-        from tsunagu.lexicons.omw import read_omw_tab
-
-        only = {lemma for path in args.omw for _, lemma in read_omw_tab(path)}
+        only = assembled.omw_lemmas
     if args.only_japanese:
         from tsunagu.lexicons.assemble import JAPANESE
         from tsunagu.lexicons.ja_vectors import is_hub
