@@ -99,6 +99,9 @@ def build_bilstm_textcat(
     bow: bool = False,
     bow_buckets: int = 2 ** 18,
     bow_ngrams: int = 2,
+    polarity_features: bool = False,
+    polarity_lexicons: Optional[List[str]] = None,
+    polarity_profiles: Optional[List[str]] = None,
 ) -> Model[List[Doc], Any]:
     """Build the classifier.
 
@@ -131,6 +134,12 @@ def build_bilstm_textcat(
         spaCy's TextCatEnsemble): hashed n-grams of ``attr`` over all the tokens.
     bow_buckets: rows of the hashed feature table (n-grams are hashed modulo it).
     bow_ngrams: 1 (unigrams) or 2 (unigrams and bigrams).
+    polarity_features: also put the compositional polarity scorer's output in the
+        bag of words (``tsunagu.polarity.features``: each piece of evidence's sign,
+        lemma and rules, and the composed score's bin); needs bow = true and parsed
+        documents.
+    polarity_lexicons / polarity_profiles: the scorer's lexicons (default
+        ``["tsunagu:ja"]``) and domain profiles (default ``["business"]``).
     """
     if pooling not in POOLINGS:
         raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}.")
@@ -149,6 +158,9 @@ def build_bilstm_textcat(
     if bow_ngrams not in (1, 2) or isinstance(bow_ngrams, bool):
         raise ConfigError(f"bow_ngrams must be 1 (unigrams) or 2 (unigrams and bigrams), "
                           f"not {bow_ngrams!r}.")
+    if polarity_features and not bow:
+        raise ConfigError("polarity_features = true puts the scorer's features in the bag of "
+                          "words: set bow = true as well.")
     if bow and head is not None:
         raise ConfigError(f"bow = true and head = {head!r} cannot be combined: the bag-of-words "
                           "scores are added to the logits of the linear output layer. Set "
@@ -164,6 +176,10 @@ def build_bilstm_textcat(
 
     from thinc.api import PyTorchWrapper_v3
 
+    from tsunagu.polarity.features import make_features
+
+    features = make_features(polarity_features, polarity_lexicons or ["tsunagu:ja"],
+                             ["business"] if polarity_profiles is None else polarity_profiles)
     from .bilstm import BiLSTMClassifier, deserialize, serialize
 
     module = BiLSTMClassifier(hidden_width=hidden_width, depth=depth, dropout=dropout,
@@ -186,7 +202,7 @@ def build_bilstm_textcat(
         "tsunagu_textcat_bilstm",
         # max_length is bound here, not kept in attrs: attrs are saved with the
         # weights and would override a max_length given in the config at load time.
-        functools.partial(_forward, max_length=max_length),
+        functools.partial(_forward, max_length=max_length, features=features),
         init=_init,
         layers=[network],
         dims={"nO": nO},
@@ -341,9 +357,11 @@ class _Batch:
     targets: Optional[numpy.ndarray] = None  # (B,) gold class per document, in input order
     # bow = true: every token's key (attr) per document, in input order, not cut at max_length
     keys: Optional[List[numpy.ndarray]] = None
+    # polarity_features = true: the feature keys per document, in input order (unigrams only)
+    extra_keys: Optional[List[numpy.ndarray]] = None
 
 
-def _forward(model: Model, X, is_train: bool, max_length: int = 0):
+def _forward(model: Model, X, is_train: bool, max_length: int = 0, features=None):
     """``docs`` -> probabilities (B, C); with a head also ``(docs, targets)`` ->
     the members' losses (N,), whose backward pass takes ``d_loss`` (N,)."""
     module = torch_module(model)
@@ -386,7 +404,7 @@ def _forward(model: Model, X, is_train: bool, max_length: int = 0):
     inverse = numpy.empty_like(order)
     inverse[order] = numpy.arange(len(order))
     batch = _Batch(rows, lengths, order, inverse, numpy.array(empty, dtype=bool), targets,
-                   all_keys)
+                   all_keys, [features.keys(doc) for doc in docs] if features is not None else None)
     Y, backprop_network = model.layers[0](batch, is_train)
 
     def backprop(dY):
@@ -413,6 +431,10 @@ def _convert_inputs(model: Model, batch: _Batch, is_train: bool):
     if batch.keys is not None:
         features, offsets = bow_features([batch.keys[k] for k in batch.order],
                                          module.bow_buckets, module.bow_ngrams)
+        if batch.extra_keys is not None:
+            extra, extra_offsets = bow_features([batch.extra_keys[k] for k in batch.order],
+                                                module.bow_buckets, 1)
+            features, offsets = merge_bags(features, offsets, extra, extra_offsets)
         kwargs["bow"] = (torch.from_numpy(features), torch.from_numpy(offsets))
     return ArgsKwargs(args=args, kwargs=kwargs), lambda d_inputs: []
 
@@ -464,6 +486,23 @@ def bow_features(keys: List[numpy.ndarray], buckets: int, ngrams: int = 2):
         d = doc_of[first]
         features[offsets[d] + lengths[d] + position[first]] = (bigrams[first] % m).astype("int64")
     return features, offsets
+
+
+def merge_bags(a: numpy.ndarray, a_offsets: numpy.ndarray, b: numpy.ndarray,
+               b_offsets: numpy.ndarray):
+    """Two bags per document (``nn.EmbeddingBag``'s features and offsets) as one:
+    document d's features are its features in ``a`` followed by those in ``b``."""
+    n = len(a_offsets)
+    a_counts = numpy.diff(numpy.append(a_offsets, len(a)))
+    b_counts = numpy.diff(numpy.append(b_offsets, len(b)))
+    offsets = numpy.zeros(n, dtype="int64")
+    numpy.cumsum((a_counts + b_counts)[:-1], out=offsets[1:])
+    merged = numpy.empty(len(a) + len(b), dtype="int64")
+    doc_a = numpy.repeat(numpy.arange(n), a_counts)
+    doc_b = numpy.repeat(numpy.arange(n), b_counts)
+    merged[offsets[doc_a] + numpy.arange(len(a)) - a_offsets[doc_a]] = a
+    merged[offsets[doc_b] + a_counts[doc_b] + numpy.arange(len(b)) - b_offsets[doc_b]] = b
+    return merged, offsets
 
 
 def _convert_outputs(model: Model, inputs_outputs, is_train: bool):

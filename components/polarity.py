@@ -257,13 +257,44 @@ def _sentences(doc: Doc) -> list[Span]:
     return list(doc.sents) if doc.has_annotation("SENT_START") else [doc[:]]
 
 
+def _model_result(span: Span) -> Optional[tuple]:
+    """A trained polarity model's (score, label) when ``span`` is a sentence it scored
+    (``tsunagu_polarity_model``)."""
+    doc = span.doc
+    if _settings(doc)["scorer"] != "model" or not len(span):
+        return None
+    sentence = span.sent if doc.has_annotation("SENT_START") else doc[:]
+    if (sentence.start, sentence.end) != (span.start, span.end):
+        return None
+    from tsunagu.components.polarity_model import sentence_result
+
+    return sentence_result(doc, span.start)
+
+
+def _model_sentences(doc: Doc) -> Optional[tuple[list, list]]:
+    from tsunagu.components.polarity_model import SENTENCES
+
+    if _settings(doc)["scorer"] != "model" or SENTENCES not in doc.user_data:
+        return None
+    result = doc.user_data[SENTENCES]
+    return list(result["scores"]), list(result["labels"])
+
+
 def span_polarity(span: Span) -> Optional[float]:
-    """Composition: Σ w·v / (Σ w + 1) over the span's evidence; mean: Σ w·v / Σ w."""
+    """Composition: Σ w·v / (Σ w + 1) over the span's evidence; mean: Σ w·v / Σ w;
+    a sentence scored by a trained model (``tsunagu_polarity_model``): its score."""
+    model = _model_result(span)
+    if model is not None:
+        return float(model[0])
+    return _evidence_polarity(span)
+
+
+def _evidence_polarity(span: Span) -> Optional[float]:
     doc = span.doc
     weights = doc.user_data.get(WEIGHTS)
     if weights is None:
         return None
-    pseudo = PSEUDO_COUNT if _settings(doc)["scorer"] == "composition" else 0.0
+    pseudo = 0.0 if _settings(doc)["scorer"] == "mean" else PSEUDO_COUNT
     total = norm = 0.0
     for t in span:
         p = t._.polarity
@@ -274,6 +305,9 @@ def span_polarity(span: Span) -> Optional[float]:
 
 
 def span_label(span: Span) -> Optional[str]:
+    model = _model_result(span)
+    if model is not None:
+        return model[1]
     value = span_polarity(span)
     return None if value is None else label(value, _settings(span.doc)["threshold"])
 
@@ -296,6 +330,12 @@ def doc_polarity(doc: Doc) -> Optional[float]:
         return None
     settings = _settings(doc)
     sentences = _sentences(doc)
+    model = _model_sentences(doc)
+    if model is not None:
+        scores, labels = model
+        polar = [s for s, lab in zip(scores, labels) if lab != "neutral"]
+        values = polar or [s for s in scores if s != 0]
+        return float(numpy.mean(values)) if values else 0.0
     if settings["scorer"] == "composition":
         return document_score([span_polarity(s) for s in sentences], settings["threshold"])
     values = [span_polarity(s) for s in sentences if any(t._.polarity is not None for t in s)]
@@ -306,6 +346,12 @@ def doc_label(doc: Doc) -> Optional[str]:
     if WEIGHTS not in doc.user_data:
         return None
     settings = _settings(doc)
+    model = _model_sentences(doc)
+    if model is not None:
+        if all(lab == "neutral" for lab in model[1]):
+            return "neutral"
+        value = doc_polarity(doc)
+        return "neutral" if value == 0 else ("positive" if value > 0 else "negative")
     if settings["scorer"] == "composition":
         return document_label([span_polarity(s) for s in _sentences(doc)], settings["threshold"])
     return label(doc_polarity(doc), settings["threshold"])

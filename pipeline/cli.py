@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 
 from .active.cli import add_active_learning_commands
 from .corpus_cli import add_corpus_commands
+from .polarity_cli import add_polarity_commands
 from .trf_cli import add_transformer_commands
 from .errors import ConfigError, TsunaguError
 from .keyvalues import parse_key_values
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_embed_commands(sub)
     _add_lexicon_commands(sub)
     add_corpus_commands(sub)
+    add_polarity_commands(sub)
     add_lm_commands(sub)
     add_active_learning_commands(sub)
     add_transformer_commands(sub)
@@ -593,6 +595,9 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help="config override, e.g. --set nlp.batch_size=128 (repeatable)")
     g.add_argument("--code", type=Path, action="append", default=[],
                    help="Python file to import first (registers custom components)")
+    g.add_argument("--polarity", type=Path, default=None, metavar="DIR",
+                   help="a polarity model: the model-best of `spacy train configs/polarity.cfg` or "
+                        "the output of `tsunagu polarity adapt`")
 
 
 def _load_nlp(args: argparse.Namespace):
@@ -604,7 +609,8 @@ def _load_nlp(args: argparse.Namespace):
         if not path.exists():
             raise ConfigError(f"--code file not found: {path}")
         import_file(path.stem, path)
-    return load(args.pipeline, config=_parse_overrides(args.overrides), split_mode=args.split_mode)
+    return load(args.pipeline, config=_parse_overrides(args.overrides), split_mode=args.split_mode,
+                polarity=getattr(args, "polarity", None))
 
 
 def _parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -651,6 +657,9 @@ def _run_apply_ray(args: argparse.Namespace, fmt: str, reader_options: dict) -> 
 
     if args.n_process != 1:
         raise ConfigError("--n-process is the local engine's; with --engine ray use --num-actors.")
+    if args.polarity is not None:
+        raise ConfigError("--polarity is not passed to Ray actors: save the pipeline once with "
+                          "tsunagu.load(polarity=DIR).to_disk(PATH) and give --pipeline PATH.")
     spec = PipelineSpec.from_paths(args.pipeline, _parse_overrides(args.overrides),
                                    args.split_mode, args.code)
     report = apply_corpus_ray(
@@ -722,7 +731,21 @@ def _print_doc(record, doc) -> None:
               f"{t.head.i:<6}{t._.inflection or ''}")
     print("  bunsetu: " + " | ".join(s.text for s in doc._.bunsetu))
     print("  entities: " + (", ".join(f"{e.text} ({e.label_})" for e in doc.ents) or "none"))
+    _print_polarity(doc)
     print()
+
+
+def _print_polarity(doc, reasons: int = 3) -> None:
+    """Each sentence's polarity and label with its strongest evidence, then the document's."""
+    if doc._.polarity is None:
+        return
+    sentences = list(doc.sents) if doc.has_annotation("SENT_START") else [doc[:]]
+    for k, sent in enumerate(sentences):
+        evidence = sent._.polarity_reasons or []
+        why = "; ".join(f"{r['token']} {r['value']:+.2f} ({', '.join(r['rules']) or 'lexicon'})"
+                        for r in evidence[:reasons]) or "no evidence"
+        print(f"  sentence {k + 1}: {sent._.polarity_label} {sent._.polarity:+.2f}  because {why}")
+    print(f"  document: {doc._.polarity_label} {doc._.polarity:+.2f}")
 
 
 def _version() -> str:

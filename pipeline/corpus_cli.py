@@ -33,6 +33,9 @@ def add_corpus_commands(sub) -> None:
                           help="records may have several labels (doc.cats 1.0/0.0 per label)")
     to_spacy.add_argument("--split-mode", choices=("A", "B", "C"), default="C",
                           help="Sudachi unit; must match the training config's tokenizer")
+    to_spacy.add_argument("--parse", action="store_true",
+                          help="store tsunagu.load()'s dependency parse too (needed by classifiers "
+                               "with polarity features, e.g. configs/polarity.cfg)")
     to_spacy.add_argument("--n-process", type=int, default=1, help="tokenizer processes")
     to_spacy.add_argument("--overwrite", action="store_true",
                           help="replace existing train/dev/test.spacy and meta.json in OUTDIR "
@@ -53,7 +56,7 @@ def run_to_spacy(args: argparse.Namespace) -> int:
         args.corpus, args.out_dir, input_format=args.input_format, reader_options=options,
         fractions=args.split, seed=args.seed, multilabel=args.multilabel,
         split_mode=args.split_mode, n_process=args.n_process, overwrite=args.overwrite,
-        progress=not args.no_progress,
+        progress=not args.no_progress, parse=args.parse,
     )
     print(summary.table())
     if summary.skipped_empty:

@@ -9,7 +9,9 @@ Any corpus tsunagu reads becomes three ``.spacy`` files for ``spacy train``:
   label is represented in each part in proportion;
 * documents are tokenized with tsunagu's tokenizer only (Sudachi through
   ``tsunagu.JapaneseTokenizer.v1``: tokens, lemma, norm, tag, POS, reading); no
-  parser runs, which is what a classifier's training data needs and is fast;
+  parser runs, which is what a classifier's training data needs and is fast.
+  ``parse``: the whole ``tsunagu.load()`` pipeline but its polarity pipe runs and the
+  parse is stored too (for classifiers with polarity features, configs/polarity.cfg);
 * ``doc.cats`` is one-hot over all labels for exclusive classes, or 1.0/0.0 per
   label with ``multilabel``; ``doc.user_data`` keeps the record id and meta;
 * files are written atomically, with ``meta.json`` (labels, counts, split, seed):
@@ -37,6 +39,8 @@ SPLITS = ("train", "dev", "test")
 OUTPUT_FILES = tuple(f"{name}.spacy" for name in SPLITS) + ("meta.json",)
 # Token attributes stored (ORTH and SPACY always are); no parse, no entities.
 DOCBIN_ATTRS = ["ORTH", "NORM", "LEMMA", "TAG", "POS", "MORPH"]
+# --parse: also the dependency parse, for classifiers with polarity features.
+PARSED_ATTRS = DOCBIN_ATTRS + ["HEAD", "DEP", "SENT_START", "ENT_IOB", "ENT_TYPE"]
 
 
 @dataclass
@@ -159,6 +163,7 @@ def corpus_to_docbins(
     n_process: int = 1,
     overwrite: bool = False,
     progress: bool = True,
+    parse: bool = False,
 ) -> DocBinSummary:
     """Write ``out_dir/{train,dev,test}.spacy`` and ``meta.json``; see the module doc."""
     from spacy.tokens import DocBin
@@ -183,16 +188,23 @@ def corpus_to_docbins(
                           "exclusive classes needs at least two.")
     parts = split_records(records, fractions, seed)
     summary = DocBinSummary(out_dir, labels, skipped_empty=skipped)
-    nlp = make_tokenizer_nlp(split_mode)
+    if parse:
+        import tsunagu
+
+        # Parsed as tsunagu.load() parses at run time (its own polarity scores are not
+        # stored: a classifier computes its features from the parse).
+        nlp = tsunagu.load(split_mode=split_mode, exclude=["polarity"])
+    else:
+        nlp = make_tokenizer_nlp(split_mode)
     out_dir.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(total=len(records), desc="tokenizing", unit="doc", disable=not progress)
+    bar = tqdm(total=len(records), desc="parsing" if parse else "tokenizing", unit="doc", disable=not progress)
     # A private directory (mkdtemp) on OUTDIR's file system: nothing can be planted
     # in it, and its files are renamed into place only once all four are written.
     staging = make_temp_dir(out_dir, "to-spacy")
     try:
         for name in SPLITS:
             part = parts[name]
-            docbin = DocBin(attrs=DOCBIN_ATTRS, store_user_data=True)
+            docbin = DocBin(attrs=PARSED_ATTRS if parse else DOCBIN_ATTRS, store_user_data=True)
             counts: Counter = Counter()
             n_tokens = 0
             texts = (r.text for r in part)
@@ -210,7 +222,7 @@ def corpus_to_docbins(
             write_synced(staging / f"{name}.spacy", docbin.to_bytes())
         meta = {"source": str(corpus), "format": input_format,
                 "reader_options": reader_options or {}, "labels": labels, "multilabel": multilabel, "split": list(fractions), "seed": seed,
-                "split_mode": split_mode, "skipped_empty": skipped,
+                "split_mode": split_mode, "parsed": parse, "skipped_empty": skipped,
                 "documents": {name: dict(summary.counts[name]) for name in SPLITS},
                 "tokens": summary.tokens}
         write_synced(staging / "meta.json", json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))

@@ -33,6 +33,7 @@ def load(
     enable: Iterable[str] = (),
     exclude: Iterable[str] = (),
     vectors: Union[str, Path, None] = None,
+    polarity: Union[str, Path, None] = None,
 ) -> Language:
     """Build tsunagu's pipeline, a ``spacy.Language``.
 
@@ -48,6 +49,11 @@ def load(
         ``token_vectors`` component so that ``token.vector`` and ``similarity`` use
         them. Unless ``split_mode`` is given, tokens use the split mode the vectors
         were trained with.
+    polarity: a polarity model directory: the ``model-best`` of ``spacy train
+        configs/polarity.cfg`` or the output of ``tsunagu polarity adapt``. Its
+        classifier then scores each sentence after the parser
+        (``tsunagu_polarity_model``): ``span._.polarity`` and ``doc._.polarity`` come
+        from it, ``token._.polarity`` stays the lexicon's.
     """
     register_extensions()
     overrides = _flatten_overrides(config)
@@ -85,9 +91,25 @@ def load(
         build = lambda: spacy.load(  # noqa: E731
             name, config=overrides, disable=disable, enable=enable, exclude=exclude
         )
+    if polarity is not None and not Path(polarity).is_dir():
+        raise ModelNotFoundError(
+            f"No polarity model directory at {polarity}: give the model-best directory of "
+            "`spacy train configs/polarity.cfg` or the output of `tsunagu polarity adapt`.")
     nlp = _explain_errors(build)
     if vectors is not None:
         nlp.add_pipe("tsunagu_vectors", name="token_vectors", config={"path": str(Path(vectors).resolve())})
+    if polarity is not None:
+        if "polarity" not in nlp.pipe_names:
+            raise ConfigError("polarity=DIR needs the pipeline's polarity pipe (it was excluded or "
+                              "the config has none): the model runs after it.")
+        pipe = nlp.add_pipe("tsunagu_polarity_model", name="polarity_model", after="polarity",
+                            config={"path": str(Path(polarity).resolve())})
+        pipe._ensure_loaded()  # a bad directory fails here, not on the first text
+        adapted = Path(polarity) / "lexicon.tsv"
+        if adapted.is_file():  # tsunagu polarity adapt's corpus-linked words
+            from .polarity.adapt import use_adapted_lexicon
+
+            use_adapted_lexicon(nlp.get_pipe("polarity"), adapted)
     return nlp
 
 

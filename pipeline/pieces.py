@@ -113,6 +113,12 @@ def _shift_clauses(values: list, offsets: list[int]) -> dict:
             for v, off in zip(values, offsets) for head, tokens in v.items()}
 
 
+def _join_sentence_scores(values: list, offsets: list[int]) -> dict:
+    return {"starts": [i + off for v, off in zip(values, offsets) for i in v["starts"]],
+            "scores": [x for v in values for x in v["scores"]],
+            "labels": [x for v in values for x in v["labels"]]}
+
+
 # How each piece's value of a known user_data key joins into the whole document's.
 USER_DATA_JOINERS: dict[str, Callable[[list, list[int]], Any]] = {
     # one entry per token
@@ -126,6 +132,8 @@ USER_DATA_JOINERS: dict[str, Callable[[list, list[int]], Any]] = {
     "clauses": _shift_clauses,
     # one value for the whole document: every piece has the same
     "tsunagu_polarity_settings": lambda values, offsets: values[0],
+    # a trained polarity model's sentences (tsunagu_polarity_model)
+    "tsunagu_polarity_sentences": _join_sentence_scores,
 }
 
 
