@@ -142,7 +142,8 @@ def main(argv=None) -> dict:
     def log(message):
         print(message, file=sys.stderr, flush=True)
 
-    results = {"command": "python benchmarks/bench_sentiment_trained.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+    command = " ".join(sys.argv[1:] if argv is None else argv)
+    results = {"command": f"python benchmarks/bench_sentiment_trained.py {command}"}
     default_nlp = tsunagu.load()
     for name in args.sets.split(","):
         rows = read_rows(getattr(args, name))

@@ -148,7 +148,8 @@ def _solve_with_fields(weights, words, index, start: SpinResult, fields, top: in
         vf = vector_field(keyed_vectors, words, index, result.spins, strength=strength, top=top)
         total += vf.field
         result = mean_field(weights, index, start.beta, init=result.spins, field=total, max_iter=max_iter)
-        notes.append(f"field: vector classifier (strength {strength:g}) on {name}, trained on {vf.trained_on} seeds and "
+        notes.append(f"field: vector classifier (strength {strength:g}) on {name}, "
+                     f"trained on {vf.trained_on} seeds and "
                      f"confident words; {vf.with_vectors} words have a vector")
         if log:
             log(f"  field {name} at beta {start.beta}: {result.iterations} iterations, "

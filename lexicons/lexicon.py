@@ -122,7 +122,7 @@ def _parse_lexicon(path: Path) -> "Lexicon":
     text = text.removeprefix("\ufeff")
     # One pass with the checks inlined: the Japanese lexicon has half a million lines
     # and every `tsunagu.load()` reads it.
-    positive, negative, neutral = "positive", "negative", "neutral"
+    positive, negative = "positive", "negative"
     for lineno, line in enumerate(text.split("\n"), 1):
         line = line.rstrip("\r")
         if not line:

@@ -221,7 +221,8 @@ def corpus_to_docbins(
             summary.tokens[name] = n_tokens
             write_synced(staging / f"{name}.spacy", docbin.to_bytes())
         meta = {"source": str(corpus), "format": input_format,
-                "reader_options": reader_options or {}, "labels": labels, "multilabel": multilabel, "split": list(fractions), "seed": seed,
+                "reader_options": reader_options or {}, "labels": labels, "multilabel": multilabel,
+                "split": list(fractions), "seed": seed,
                 "split_mode": split_mode, "parsed": parse, "skipped_empty": skipped,
                 "documents": {name: dict(summary.counts[name]) for name in SPLITS},
                 "tokens": summary.tokens}

@@ -91,7 +91,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
     if not 0 < args.valid_percent < 100:
         raise ConfigError("--valid-percent must be between 1 and 99.")
-    settings = LMSettings(head=args.head, head_options=parse_key_values(args.head_option, "--head-option", "n_samples=20"),
+    settings = LMSettings(head=args.head,
+                          head_options=parse_key_values(args.head_option, "--head-option", "n_samples=20"),
                           embed_size=args.embed_size, hidden_size=args.hidden_size, layers=args.layers,
                           dropout=args.dropout, max_vocab=args.max_vocab, min_count=args.min_count,
                           bptt=args.bptt, batch_size=args.batch_size, lr=args.lr, epochs=args.epochs,

@@ -84,7 +84,8 @@ def _run_pretrain(args: argparse.Namespace) -> int:
                     progress=not args.no_progress, fresh=args.fresh, overwrite=args.overwrite)
     d = meta["data"]
     ppl = meta["valid_mlm_perplexity"]
-    state = "finished" if meta["finished"] else f"stopped at step {meta['steps']} of {meta['max_steps']} (run again to resume)"
+    state = ("finished" if meta["finished"]
+             else f"stopped at step {meta['steps']} of {meta['max_steps']} (run again to resume)")
     print(f"{args.output}: {d['documents']:,} documents, {d['pieces']:,} wordpieces "
           f"(vocabulary {d['vocabulary']:,}, {d['unknown_rate']:.2%} unknown), {d['train_blocks']:,} blocks; "
           f"{meta['steps']} steps in {meta['seconds_total']:.0f} s, {state}; held-out masked-LM perplexity "

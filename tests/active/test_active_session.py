@@ -100,11 +100,14 @@ def test_terminal_session_end_to_end(tmp_path):
     given = {}
 
     child = _spawn(pexpect, tmp_path, source, "--labels", ",".join(LABELS), "--strategy", "margin")
-    e1, _ = _answer(child, "1"); given[e1] = "sports"
-    e2, _ = _answer(child, "2"); given[e2] = "food"
+    e1, _ = _answer(child, "1")
+    given[e1] = "sports"
+    e2, _ = _answer(child, "2")
+    given[e2] = "food"
     e3, _ = _answer(child, "u")                  # on e3's screen: undo e2's label
     child.expect("undone: label food of " + e2)
-    e2b, _ = _answer(child, "3"); given[e2] = "tech"   # e2 shown again, relabelled
+    e2b, _ = _answer(child, "3")  # e2 shown again, relabelled
+    given[e2] = "tech"
     assert e2b == e2
     skipped, _ = _answer(child, "s")             # then e3 again, skipped
     assert skipped == e3

@@ -133,7 +133,7 @@ def test_bad_vector_files_are_named(tmp_path):
 
 
 def test_read_vectors_shipped_in_a_package(tmp_path, monkeypatch):
-    pyarrow = pytest.importorskip("pyarrow")  # in the test extra; optional for users
+    pytest.importorskip("pyarrow")  # in the test extra; optional for users
     import pyarrow.parquet
 
     pkg = tmp_path / "tiny_glove"

@@ -30,7 +30,8 @@ CREATE TABLE stagr (sid INTEGER, text TEXT);
 
 # idseq: (kanji, kana, [(pos, glosses, misc, xrefs, antonyms)])
 ENTRIES = {
-    1: (["黒字"], ["くろじ"], [("noun (common) (futsuumeishi)", ["(being in) the black", "surplus"], [], [], ["赤字・あかじ"]),
+    1: (["黒字"], ["くろじ"], [("noun (common) (futsuumeishi)", ["(being in) the black", "surplus"], [], [],
+                               ["赤字・あかじ"]),
                               ("", ["black letter"], [], [], [])]),
     2: (["赤字"], ["あかじ"], [("noun (common) (futsuumeishi)", ["(being in) the red", "deficit"], [], [], [])]),
     3: (["順調"], ["じゅんちょう"], [("adjectival nouns or quasi-adjectives (keiyodoshi)",
@@ -116,7 +117,10 @@ def test_gloss_terms_phrases_heads_and_negation(lemma_of):
 def test_network_links_kana_homographs_weaker_and_skips_ascii_forms(jmdict_db, lemma_of):
     entries = read_jmdict(jmdict_db)
     net = jmdict_network(entries, lemma_of, kana_weight=0.5)
-    link = lambda a, b: net.links.get(tuple(sorted((net.words[a], net.words[b]))), 0.0)
+
+    def link(a, b):
+        return net.links.get(tuple(sorted((net.words[a], net.words[b]))), 0.0)
+
     assert link("赤字", "deficit") == pytest.approx(1.0)
     assert link("あかじ", "deficit") == pytest.approx(0.5)  # kana of a kanji entry
     assert link("赤字", "あかじ") == pytest.approx(1.0)  # forms of one entry

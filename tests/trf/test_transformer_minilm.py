@@ -27,7 +27,8 @@ def trained(tmp_path_factory):
     nlp = spacy.blank("en")
     records = list(read_jsonl(TOPICS))
     # Every third record is held out: 80 to train on, 40 to test.
-    splits = {"train": [r for i, r in enumerate(records) if i % 3], "test": [r for i, r in enumerate(records) if not i % 3]}
+    splits = {"train": [r for i, r in enumerate(records) if i % 3],
+              "test": [r for i, r in enumerate(records) if not i % 3]}
     for name, part in splits.items():
         db = DocBin()
         for r in part:

@@ -3,7 +3,6 @@ checked TransformerModel architecture, AdamW without decay on biases/LayerNorm,
 similarity from the transformer, and the errors for bad models and inputs."""
 
 import json
-import warnings
 
 import numpy
 import pytest
