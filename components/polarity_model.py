@@ -11,7 +11,11 @@ compose over), and
 * ``span._.polarity`` of a sentence = (1 - mix) · (P(positive) - P(negative)) +
   mix · composed score, in [-1, 1];
 * ``span._.polarity_label``: the most probable class when the classifier has a
-  ``neutral`` class, else neutral below ``neutral_threshold``;
+  ``neutral`` class, else neutral below the threshold: ``neutral_threshold`` in DIR's
+  ``tsunagu_polarity.json``, else the shipped ``NEUTRAL_THRESHOLD`` for an adapted
+  model and the pipe's ``neutral_threshold`` (default 0: never) for a supervised one.
+  An adapted model also calls a sentence without any compositional evidence neutral,
+  as the default scorer does (its classifier saw only sentences with evidence);
 * ``doc._.polarity`` / ``doc._.polarity_label``: from the sentences, as for the
   compositional scorer (``tsunagu.polarity.labels``): the mean of the polar
   sentences; neutral when no sentence is polar;
@@ -92,6 +96,12 @@ class PolarityModel:
             raise ConfigError(f"{meta_file}: mix must be in [0, 1], not {mix}.")
         self.classifier_nlp, self.classifier, self.labels = nlp, nlp.get_pipe(pipes[-1]), labels
         self.meta = {"kind": "supervised", **meta, "mix": mix}
+        adapted = self.meta["kind"] == "adapted"
+        from tsunagu.polarity import NEUTRAL_THRESHOLD
+
+        self.threshold = float(meta.get("neutral_threshold",
+                                        NEUTRAL_THRESHOLD if adapted else self.neutral_threshold))
+        self.neutral_without_evidence = bool(meta.get("neutral_without_evidence", adapted))
 
     def _ensure_loaded(self) -> None:
         if self.classifier_nlp is None:
@@ -137,11 +147,14 @@ class PolarityModel:
         starts, scores, labels = [], [], []
         for sent, p in scored:
             value = float(p[pos] - p[neg])
+            composed = _evidence_polarity(sent) or 0.0
             if mix:
-                value = (1 - mix) * value + mix * (_evidence_polarity(sent) or 0.0)
+                value = (1 - mix) * value + mix * composed
             starts.append(sent.start)
             scores.append(value)
-            labels.append(self._label(value, p))
+            no_evidence = self.neutral_without_evidence and not any(
+                t._.polarity is not None for t in sent)
+            labels.append("neutral" if no_evidence else self._label(value, p))
         doc.user_data[SENTENCES] = {"starts": starts, "scores": scores, "labels": labels}
         # The threshold stays the composition's: it labels spans other than sentences.
         doc.user_data[SETTINGS] = {**doc.user_data.get(SETTINGS, {}), "scorer": "model"}
@@ -151,7 +164,7 @@ class PolarityModel:
             best = self.labels[int(numpy.argmax(p))]
             # The score decides between the polar classes when mix moved it.
             return "neutral" if best == "neutral" else ("positive" if value > 0 else "negative")
-        if value == 0 or abs(value) < self.neutral_threshold:
+        if value == 0 or abs(value) < self.threshold:
             return "neutral"
         return "positive" if value > 0 else "negative"
 

@@ -147,7 +147,11 @@ def adapt(corpus: PathLike, out_dir: PathLike, *, input_format: Optional[str] = 
     with replaced_directory(out_dir) as tmp:
         shutil.copytree(work / f"round-{best_round}" / "model" / "model-best", tmp, dirs_exist_ok=True)
         shutil.copy2(work / "lexicon.tsv", tmp / "lexicon.tsv")
-        meta = {"kind": "adapted", "mix": mix, "confidence": confidence, "rounds": result.rounds,
+        from .labels import NEUTRAL_THRESHOLD
+
+        meta = {"kind": "adapted", "mix": mix, "confidence": confidence,
+                "neutral_threshold": NEUTRAL_THRESHOLD, "neutral_without_evidence": True,
+                "rounds": result.rounds,
                 "best_round": best_round, "sentences": len(docs), "linked_words": linked,
                 "moved_words": moved, "corpus": str(corpus), "lexicon": "lexicon.tsv"}
         (tmp / "tsunagu_polarity.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1),

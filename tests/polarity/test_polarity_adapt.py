@@ -78,7 +78,14 @@ def test_adapt_writes_a_pipeline_and_resumes(tmp_path, monkeypatch):
     good = nlp("当期は売上高が増加しました。")
     bad = nlp("当期は売上高が減少しました。")
     assert good._.polarity > 0 > bad._.polarity
-    assert good._.polarity_label == "positive" and bad._.polarity_label == "negative"
+    for doc in (good, bad):  # labels follow the mixed score and the shipped threshold
+        s = doc._.polarity
+        assert doc._.polarity_label == ("neutral" if abs(s) < 0.3 else "positive" if s > 0 else "negative")
+    # neutral as the default scorer: below the shipped threshold, or without evidence
+    assert meta["neutral_threshold"] == pytest.approx(0.3) and meta["neutral_without_evidence"]
+    factual = nlp("明日は月曜日だ。")
+    assert not any(t._.polarity is not None for t in factual)
+    assert factual._.polarity_label == "neutral" and next(factual.sents)._.polarity_label == "neutral"
 
 
 def test_the_command_refuses_an_existing_output(cli, tmp_path):
