@@ -82,6 +82,6 @@ def test_console_script_is_installed():
 def test_ci_runs_the_readme_test_command():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
-    command = 'python3 -m pip install -e ".[test,ray]" && python3 -m pytest'
+    command = 'python3 -m pip install -e ".[test,ray]" && python3 -m ruff check . && python3 -m pytest'
     assert command in readme
     assert command in ci

@@ -58,7 +58,7 @@ def add_transformer_commands(sub) -> None:
 def _run_pretrain(args: argparse.Namespace) -> int:
     from tsunagu.corpora import Record, read_corpus
 
-    from .trf.pretrain import PretrainSettings, pretrain
+    from ..trf.pretrain import PretrainSettings, pretrain
 
     settings = PretrainSettings(
         vocab_size=args.vocab_size, split_mode=args.split_mode, hidden_size=args.hidden_size,
@@ -72,7 +72,7 @@ def _run_pretrain(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    from .atomic import check_distinct_paths, check_output_holds_no_input
+    from ..atomic import check_distinct_paths, check_output_holds_no_input
 
     check_distinct_paths(inputs={"CORPUS": args.corpus}, outputs={"--output": args.output})
     if args.fresh or args.overwrite:

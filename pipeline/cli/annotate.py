@@ -7,7 +7,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from .errors import ActiveLearningError
+from ..active.errors import ActiveLearningError
 
 DEFAULT_DB = Path("tsunagu-labels.db")
 INPUT_FORMATS = ("text", "jsonl", "dir", "livedoor", "docbin")
@@ -15,7 +15,7 @@ INPUT_FORMATS = ("text", "jsonl", "dir", "livedoor", "docbin")
 
 def add_active_learning_commands(sub) -> None:
     """Add ``annotate`` and ``al`` to the ``tsunagu`` sub-command parser ``sub``."""
-    from .strategies import STRATEGIES
+    from ..active.strategies import STRATEGIES
 
     names = ", ".join(STRATEGIES)
     ann = sub.add_parser(
@@ -151,10 +151,10 @@ def _labels_arg(value):
 
 
 def _run_annotate(args: argparse.Namespace) -> int:
-    from .models import make_model
-    from .session import AnnotationSession
-    from .store import LabelStore, unencodable
-    from .strategies import make_strategy
+    from ..active.models import make_model
+    from ..active.session import AnnotationSession
+    from ..active.store import LabelStore, unencodable
+    from ..active.strategies import make_strategy
 
     records = [r for r in _read(args.source, args) if isinstance(r.text, str) and r.text.strip()]
     unstorable = [r for r in records if unencodable(r.text) or unencodable(str(r.id))]
@@ -185,7 +185,7 @@ def _run_annotate(args: argparse.Namespace) -> int:
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from ..atomic import check_distinct_paths
-    from .simulate import (SimulationSettings, labelled_records, run_simulations, split_records,
+    from ..active.simulate import (SimulationSettings, labelled_records, run_simulations, split_records,
                            stderr_log)
 
     out = args.output
@@ -238,7 +238,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from .store import LabelStore
+    from ..active.store import LabelStore
 
     fmt = args.format or ("spacy" if args.output.suffix == ".spacy" else "jsonl")
     with LabelStore(_existing_db(args.db)) as store:
@@ -252,7 +252,7 @@ def _run_export(args: argparse.Namespace) -> int:
 def _run_import(args: argparse.Namespace) -> int:
     """Import what can be imported; every line left out is printed (stderr) with
     its location and reason, and the summary counts each kind."""
-    from .store import LabelStore
+    from ..active.store import LabelStore
 
     located = _read_items(args.input, args)
     records = [item for _, item in located]
@@ -277,13 +277,13 @@ def _run_import(args: argparse.Namespace) -> int:
 
 
 def _bad_labels(record) -> bool:
-    from .store import unencodable
+    from ..active.store import unencodable
 
     return unencodable(list(record.labels))
 
 
 def _run_sessions(args: argparse.Namespace) -> int:
-    from .store import LabelStore
+    from ..active.store import LabelStore
 
     with LabelStore(_existing_db(args.db)) as store:
         for s in store.sessions():
@@ -305,9 +305,3 @@ def _login() -> str:
         return getpass.getuser()
     except Exception:
         return "anonymous"
-
-
-def main_annotate(argv=None) -> int:  # pragma: no cover - convenience for python -m
-    from ..cli import main
-
-    return main(["annotate", *(argv if argv is not None else sys.argv[1:])])

@@ -8,9 +8,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-from .errors import ConfigError
-from .heldout import is_held_out
-from .keyvalues import parse_key_values
+from ..errors import ConfigError
+from ..heldout import is_held_out
+from .options import parse_key_values
 
 
 def add_lm_commands(sub) -> None:
@@ -69,7 +69,7 @@ def tokenized_records(corpus: Path, fmt, fields, key: str, split_mode: str, prog
     by reason."""
     from tsunagu.corpora import Record, read_corpus
 
-    from .tokenized import keys_of_text, text_problem
+    from ..tokenized import keys_of_text, text_problem
 
     skipped = Counter() if skipped is None else skipped
     options = {"fields": fields} if fields else {}
@@ -87,7 +87,7 @@ def tokenized_records(corpus: Path, fmt, fields, key: str, split_mode: str, prog
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from .language_model import LMSettings, train_language_model
+    from ..language_model import LMSettings, train_language_model
 
     if not 0 < args.valid_percent < 100:
         raise ConfigError("--valid-percent must be between 1 and 99.")
@@ -97,7 +97,7 @@ def _run_train(args: argparse.Namespace) -> int:
                           dropout=args.dropout, max_vocab=args.max_vocab, min_count=args.min_count,
                           bptt=args.bptt, batch_size=args.batch_size, lr=args.lr, epochs=args.epochs,
                           minutes=args.minutes, threads=args.threads).validate()
-    from .atomic import check_distinct_paths, check_output_holds_no_input, refuse_existing
+    from ..atomic import check_distinct_paths, check_output_holds_no_input, refuse_existing
 
     # Before tokenizing and training, which take minutes.
     partial = args.output.with_name(args.output.name + ".partial")
@@ -127,7 +127,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from .language_model import load_language_model, perplexity, stream_of
+    from ..language_model import load_language_model, perplexity, stream_of
 
     model, vocab, meta = load_language_model(args.model)
     sentences = [s for _, doc in tokenized_records(args.corpus, args.format, args.fields, meta["key"],

@@ -36,7 +36,7 @@ def add_polarity_commands(sub) -> None:
 
 
 def run_adapt(args: argparse.Namespace) -> int:
-    from .polarity.adapt import adapt
+    from ..polarity.adapt import adapt
 
     result = adapt(args.corpus, args.output, input_format=args.input_format,
                    confidence=args.confidence, mix=args.mix, rounds=args.rounds,

@@ -45,7 +45,7 @@ def add_corpus_commands(sub) -> None:
 
 
 def run_to_spacy(args: argparse.Namespace) -> int:
-    from .docbins import corpus_to_docbins
+    from ..docbins import corpus_to_docbins
 
     options = {}
     if args.fields:
