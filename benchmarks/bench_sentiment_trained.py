@@ -130,7 +130,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--livedoor", type=Path, default=DATA / "livedoor-polarity" / "dev.jsonl")
     ap.add_argument("--cache", type=Path, default=REPO / "benchmarks" / "out" / "sentiment-cache")
     ap.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "sentiment-trained")
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=12, help="max_epochs (the config's default)")
     ap.add_argument("--adapted-chabsa", help="an existing `tsunagu polarity adapt` output for chABSA")
     ap.add_argument("--adapted-livedoor", help="the same for Livedoor")
     ap.add_argument("--sets", default="chabsa,livedoor")
