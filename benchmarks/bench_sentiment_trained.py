@@ -10,7 +10,9 @@ One run, the same sentences and folds for every system, beside the default pipel
   Livedoor trains three classes (it has neutral sentences), chABSA two;
 * **adapted**: ``tsunagu polarity adapt`` on the set's texts only (no labels), then
   ``tsunagu.load(polarity=DIR)`` on every sentence;
-* **default**: ``tsunagu.load()``.
+* **default**: ``tsunagu.load()``; also on the 300 sentences of the shipped sample
+  corpus (``--sets sample``: ``corpora/sample/ja_sample.jsonl``, ``meta.sentiment``
+  positive / negative), default only.
 
 Metrics as in bench_sentiment.py: accuracy by the sign of ``doc._.polarity`` on the
 polar sentences (0 counts wrong), three-class macro-F1 of ``doc._.polarity_label``.
@@ -32,6 +34,8 @@ import numpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_sentiment import DATA, REPO, evaluate, parsed_docs, read_rows  # noqa: E402
+
+SAMPLE = REPO / "corpora" / "sample" / "ja_sample.jsonl"
 
 
 def score_with(nlp, docbin_path: Path):
@@ -146,6 +150,13 @@ def main(argv=None) -> dict:
     results = {"command": f"python benchmarks/bench_sentiment_trained.py {command}"}
     default_nlp = tsunagu.load()
     for name in args.sets.split(","):
+        if name == "sample":
+            rows = [{**r, "label": r["meta"]["sentiment"]} for r in read_rows(SAMPLE)]
+            parsed_docs(name, rows, args.cache)
+            s, lab = score_with(default_nlp, args.cache / "sample.spacy")
+            results[name] = {"default": evaluate("chabsa", s, lab, rows)}  # two classes, as chABSA
+            log(json.dumps(results[name]))
+            continue
         rows = read_rows(getattr(args, name))
         docs = parsed_docs(name, rows, args.cache)
         cache = args.cache / f"{name}.spacy"
