@@ -152,6 +152,22 @@ def test_parquet_from_shards_read_back_with_pyarrow(ray_cluster, probe, tmp_path
     assert report.written == 62 and report.rejected == 1
 
 
+def test_docbin_output_matches_the_local_engine(ray_cluster, probe, tmp_path):
+    from spacy.tokens import DocBin
+
+    corpus = _write_jsonl(tmp_path / "corpus.jsonl", sample_corpus_path().read_text(encoding="utf-8").splitlines()[:40])
+    spec = PipelineSpec.from_paths(probe["pipeline"], code=[probe["code"]])
+    report = apply_corpus_ray(spec, corpus, tmp_path / "ray.spacy", output_format="spacy",
+                              num_actors=1, batch_size=8, progress=False)
+    apply_corpus(probe["nlp"], corpus, tmp_path / "local.spacy", output_format="spacy", progress=False)
+    vocab = spacy.blank("ja").vocab
+    ray_docs, local_docs = (list(DocBin().from_disk(tmp_path / f"{n}.spacy").get_docs(vocab))
+                            for n in ("ray", "local"))
+    assert report.written == 40 and len(ray_docs) == len(local_docs) == 40
+    for a, b in zip(ray_docs, local_docs):
+        assert a.to_json() == b.to_json() and a.user_data == b.user_data
+
+
 def _parts(work: Path) -> int:
     if not work.is_dir():
         return 0
