@@ -28,6 +28,13 @@ Text
     surrogate such as ``"\ud800"``, which is valid JSON) is refused, not escaped:
     an escaped text would no longer hash to the source's text.
 
+Several annotators
+    Each annotator's answer to an example is their latest row for it that is not
+    undone (:meth:`LabelStore.answers`). A reviewer's decision on a disagreement is
+    a row of its own table (``reviews``, undone the same way, never deleted), and
+    an example's final label is the reviewed one, else the majority of the
+    answers, else the single answer (:meth:`LabelStore.final_labels`).
+
 Changed sources
     Each row keeps the sha256 of the text that was labelled (and the text itself,
     so exports need no source). :meth:`LabelStore.changed` finds examples whose text
@@ -49,7 +56,8 @@ from tsunagu.corpora.records import lone_surrogate
 from ..atomic import check_distinct_paths, refuse_existing, write_atomically
 from .errors import ActiveLearningError
 
-SCHEMA_VERSION = 1
+# 2 added the reviews table; a version 1 store is upgraded in place when opened.
+SCHEMA_VERSION = 2
 PathLike = Union[str, Path]
 # Seconds to wait for another process's write lock before saying the store is in
 # use; an annotator's write takes milliseconds, so a longer wait means a held lock.
@@ -80,6 +88,17 @@ CREATE TABLE IF NOT EXISTS annotations (
 );
 CREATE INDEX IF NOT EXISTS annotations_example ON annotations (session_id, example_id);
 CREATE INDEX IF NOT EXISTS annotations_active ON annotations (session_id, annotator, undone);
+CREATE TABLE IF NOT EXISTS reviews (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    example_id TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    created REAL NOT NULL,
+    undone REAL
+);
+CREATE INDEX IF NOT EXISTS reviews_example ON reviews (session_id, example_id);
 """
 
 
@@ -139,6 +158,41 @@ class Session:
 
 
 @dataclass(frozen=True)
+class Review:
+    """A reviewer's final label for an example the annotators disagree on."""
+
+    id: int
+    example_id: str
+    text_hash: str
+    labels: list[str]
+    reviewer: str
+    created: float
+
+    @property
+    def label(self) -> Optional[str]:
+        return self.labels[0] if self.labels else None
+
+
+@dataclass(frozen=True)
+class FinalLabel:
+    """An example's label for export and training, and how it was decided:
+    ``"review"``, ``"majority"`` (of several answers), ``"single"`` (one answer)
+    or ``"tie"`` (answers split evenly and not reviewed: ``labels`` is empty)."""
+
+    example_id: str
+    text: str
+    text_hash: str
+    labels: list[str]
+    decided_by: str
+    answers: list["Annotation"]
+    review: Optional[Review] = None
+
+    @property
+    def label(self) -> Optional[str]:
+        return self.labels[0] if self.labels else None
+
+
+@dataclass(frozen=True)
 class Annotation:
     id: int
     example_id: str
@@ -156,9 +210,12 @@ class Annotation:
 
 
 class LabelStore:
-    """A label database file. Use as a context manager or call :meth:`close`."""
+    """A label database file. Use as a context manager or call :meth:`close`.
 
-    def __init__(self, path: PathLike, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    ``threads=True`` lets several threads use it; the caller then serializes the
+    calls (one lock, as :class:`~tsunagu.active.team.TeamSession` does)."""
+
+    def __init__(self, path: PathLike, *, timeout: float = DEFAULT_TIMEOUT, threads: bool = False) -> None:
         self.path = Path(path)
         self.timeout = timeout
         folder = self.path.parent
@@ -169,7 +226,8 @@ class LabelStore:
         if self.path.is_dir():
             raise ActiveLearningError(f"the label store {self.path} is a folder; give a file path (--db)")
         try:
-            self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+            self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None,
+                                        check_same_thread=not threads)
         except (sqlite3.Error, OSError) as e:
             raise store_error(self.path, e, "open") from e
         try:
@@ -195,6 +253,9 @@ class LabelStore:
                 for stmt in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
                     self.conn.execute(stmt)
                 self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                                  (str(SCHEMA_VERSION),))
+                # Version 1 lacked only the reviews table, which the schema above adds.
+                self.conn.execute("UPDATE meta SET value=? WHERE key='schema_version' AND value='1'",
                                   (str(SCHEMA_VERSION),))
             row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except (sqlite3.Error, OSError) as e:
@@ -249,6 +310,17 @@ class LabelStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def secret(self, name: str) -> str:
+        """A random secret kept in the store (created on first use), the same for
+        every process that opens it: the web page's cross-site request token, so
+        that open pages keep working when the server restarts."""
+        import secrets
+
+        key = f"secret:{name}"
+        with self._transaction():
+            self.conn.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, secrets.token_urlsafe(32)))
+            return self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()[0]
 
     def integrity_check(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
@@ -340,6 +412,39 @@ class LabelStore:
             self.conn.execute("UPDATE annotations SET undone=? WHERE id=?", (time.time(), row[0]))
         return self._annotation(row[0])
 
+    def review(self, session: Session, example_id: str, text: str, labels: Union[str, Sequence[str]],
+               reviewer: str) -> int:
+        """Record a reviewer's final label for an example; committed when this
+        returns. Earlier reviews stay as history."""
+        labels = [labels] if isinstance(labels, str) else list(labels)
+        unknown = [l for l in labels if l not in session.labels]
+        if not labels or unknown:
+            raise ActiveLearningError(f"labels {unknown or labels} are not among the session's "
+                                      f"{session.labels}")
+        for name, value in (("id", str(example_id)), ("text", text), ("reviewer", reviewer)):
+            if not isinstance(value, str) or unencodable(value):
+                raise ActiveLearningError(f"example {example_id!r}: its {name} is not valid Unicode text")
+        with self._transaction():
+            cur = self.conn.execute(
+                "INSERT INTO reviews (session_id, example_id, text_hash, labels, reviewer, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (session.id, str(example_id), text_hash(text), json.dumps(labels, ensure_ascii=False),
+                 reviewer, time.time()))
+            return int(cur.lastrowid)
+
+    def undo_review(self, session: Session, reviewer: str) -> Optional[Review]:
+        """Mark ``reviewer``'s latest active review undone and return it (None when
+        there is none)."""
+        with self._transaction():
+            row = self.conn.execute(
+                "SELECT id, example_id, text_hash, labels, reviewer, created FROM reviews "
+                "WHERE session_id=? AND reviewer=? AND undone IS NULL ORDER BY id DESC LIMIT 1",
+                (session.id, reviewer)).fetchone()
+            if row is None:
+                return None
+            self.conn.execute("UPDATE reviews SET undone=? WHERE id=?", (time.time(), row[0]))
+        return Review(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
+
     def import_records(self, session: Session, records: Iterable[Any], annotator: str = "import",
                        overwrite: bool = False) -> "ImportReport":
         """Existing labels (records with ``id``, ``text``, ``labels``) into the session,
@@ -426,6 +531,67 @@ class LabelStore:
             "ORDER BY a.id", (session.id,)).fetchall()
         return [_to_annotation(r) for r in rows]
 
+    def answers(self, session: Session, example_id: Optional[str] = None,
+                annotator: Optional[str] = None) -> list[Annotation]:
+        """Each annotator's latest annotation of each example that is not undone
+        (labels and skips), oldest first; only ``example_id``'s or ``annotator``'s
+        when given."""
+        where, args = "session_id=? AND undone IS NULL", [session.id]
+        if example_id is not None:
+            where += " AND example_id=?"
+            args.append(str(example_id))
+        if annotator is not None:
+            where += " AND annotator=?"
+            args.append(annotator)
+        rows = self.conn.execute(
+            "SELECT a.id, a.example_id, a.text, a.text_hash, a.action, a.labels, a.annotator, "
+            "a.created, a.undone FROM annotations a JOIN ("
+            f"  SELECT MAX(id) AS id FROM annotations WHERE {where} GROUP BY example_id, annotator"
+            ") m ON a.id = m.id ORDER BY a.id", args).fetchall()
+        return [_to_annotation(r) for r in rows]
+
+    def reviews(self, session: Session) -> dict[str, Review]:
+        """Each reviewed example's latest review that is not undone, by example id."""
+        rows = self.conn.execute(
+            "SELECT r.id, r.example_id, r.text_hash, r.labels, r.reviewer, r.created FROM reviews r "
+            "JOIN (SELECT MAX(id) AS id FROM reviews WHERE session_id=? AND undone IS NULL "
+            "GROUP BY example_id) m ON r.id = m.id ORDER BY r.id", (session.id,)).fetchall()
+        return {r[1]: Review(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows}
+
+    def final_labels(self, session: Session) -> list[FinalLabel]:
+        """Every labelled example's final label: the review, else the majority of
+        the annotators' labels, else the single label; a tie without a review is
+        returned with ``decided_by="tie"`` and no labels. In order of the first
+        answer. A review made for another text of the example (the source changed
+        since) does not count."""
+        by_example: dict[str, list[Annotation]] = {}
+        for a in self.answers(session):
+            if a.action == "label":
+                by_example.setdefault(a.example_id, []).append(a)
+        reviews = self.reviews(session)
+        out = []
+        for eid, answers in by_example.items():
+            latest = max(answers, key=lambda a: a.id)
+            review = reviews.get(eid)
+            if review is not None and review.text_hash == latest.text_hash:
+                out.append(FinalLabel(eid, latest.text, latest.text_hash, list(review.labels), "review",
+                                      answers, review))
+                continue
+            if len(answers) == 1:
+                out.append(FinalLabel(eid, latest.text, latest.text_hash, list(latest.labels), "single",
+                                      answers))
+                continue
+            votes: dict[tuple, int] = {}
+            for a in answers:
+                votes[tuple(a.labels)] = votes.get(tuple(a.labels), 0) + 1
+            ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+            if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+                out.append(FinalLabel(eid, latest.text, latest.text_hash, [], "tie", answers))
+            else:
+                out.append(FinalLabel(eid, latest.text, latest.text_hash, list(ranked[0][0]), "majority",
+                                      answers))
+        return out
+
     def labels(self, session: Session) -> list[Annotation]:
         """The current labels (skips left out), in labelling order."""
         return [a for a in self.current(session) if a.action == "label"]
@@ -462,42 +628,58 @@ class LabelStore:
                                       "does not exist; create it or choose another path")
 
     def export_jsonl(self, session: Session, path: PathLike, *, overwrite: bool = False) -> int:
-        """The current labels as JSONL (``id``, ``text``, ``label``, ``labels``, ``meta``),
-        written atomically. Readable by ``tsunagu.corpora.read_jsonl``. An existing
-        file is replaced only with ``overwrite``; the store's own files and the
-        session's source corpus never are (``PathConflictError``)."""
+        """The final labels as JSONL (``id``, ``text``, ``label``, ``labels``, ``meta``),
+        written atomically; returns how many. Readable by ``tsunagu.corpora.read_jsonl``.
+
+        The label is the reviewed one, else the majority of the annotators', else
+        the single answer (:meth:`final_labels`); ``meta`` keeps how it was decided
+        (``decided_by``), every annotator's answer (``answers``) and the
+        ``reviewer``. Ties nobody reviewed are left out (:meth:`ties` counts them).
+        An existing file is replaced only with ``overwrite``; the store's own files
+        and the session's source corpus never are (``PathConflictError``)."""
         path = Path(path)
         self._check_export_path(session, path, overwrite)
-        lines = []
-        for a in self.labels(session):
-            lines.append(json.dumps({
-                "id": a.example_id, "text": a.text, "label": a.label, "labels": a.labels,
-                "meta": {"annotator": a.annotator, "time": a.created, "text_sha256": a.text_hash,
-                         "session": session.name}}, ensure_ascii=False))
+        lines = [json.dumps({"id": f.example_id, "text": f.text, "label": f.label, "labels": f.labels,
+                             "meta": _export_meta(f, session)}, ensure_ascii=False)
+                 for f in self.final_labels(session) if f.labels]
         write_atomically(path, ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))
         return len(lines)
 
+    def ties(self, session: Session) -> list[FinalLabel]:
+        """Examples whose annotators split evenly and that nobody reviewed."""
+        return [f for f in self.final_labels(session) if f.decided_by == "tie"]
+
     def export_docbin(self, session: Session, path: PathLike, nlp=None, *, overwrite: bool = False) -> int:
-        """The current labels as a spaCy DocBin: ``doc.cats`` one-hot over the
-        session's labels (1.0 for each given label), ``user_data`` id and meta;
-        tokenized by ``nlp`` (default: SudachiPy through ``spacy.blank("ja")``).
-        Paths are checked as by :meth:`export_jsonl`."""
+        """The final labels as a spaCy DocBin: ``doc.cats`` one-hot over the
+        session's labels (1.0 for each given label), ``user_data`` id and meta (as
+        in :meth:`export_jsonl`); tokenized by ``nlp`` (default: SudachiPy through
+        ``spacy.blank("ja")``). Paths are checked as by :meth:`export_jsonl`."""
         import spacy
         from spacy.tokens import DocBin
 
         path = Path(path)
         self._check_export_path(session, path, overwrite)
         nlp = nlp or spacy.blank("ja")
-        anns = self.labels(session)
+        finals = [f for f in self.final_labels(session) if f.labels]
         db = DocBin(store_user_data=True)
-        for a, doc in zip(anns, nlp.pipe([a.text for a in anns])):
-            doc.cats = {l: float(l in a.labels) for l in session.labels}
-            doc.user_data["id"] = a.example_id
-            doc.user_data["meta"] = {"annotator": a.annotator, "time": a.created,
-                                     "session": session.name}
+        for f, doc in zip(finals, nlp.pipe([f.text for f in finals])):
+            doc.cats = {l: float(l in f.labels) for l in session.labels}
+            doc.user_data["id"] = f.example_id
+            doc.user_data["meta"] = _export_meta(f, session)
             db.add(doc)
         write_atomically(path, db.to_bytes())
-        return len(anns)
+        return len(finals)
+
+
+def _export_meta(f: FinalLabel, session: Session) -> dict[str, Any]:
+    latest = max(f.answers, key=lambda a: a.id)
+    meta: dict[str, Any] = {
+        "annotator": latest.annotator, "time": f.review.created if f.review else latest.created,
+        "text_sha256": f.text_hash, "session": session.name, "decided_by": f.decided_by,
+        "answers": [{"annotator": a.annotator, "labels": a.labels, "time": a.created} for a in f.answers]}
+    if f.review is not None:
+        meta["reviewer"] = f.review.reviewer
+    return meta
 
 
 @dataclass

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..active.errors import ActiveLearningError
+from .options import positive_int
 
 DEFAULT_DB = Path("tsunagu-labels.db")
 INPUT_FORMATS = ("text", "jsonl", "dir", "livedoor", "docbin")
@@ -19,14 +20,18 @@ def add_active_learning_commands(sub) -> None:
 
     names = ", ".join(STRATEGIES)
     ann = sub.add_parser(
-        "annotate", help="label a corpus in the terminal, most informative examples first",
+        "annotate", help="label a corpus in the terminal or the browser, most informative examples first",
         description="An annotation session: shows one example at a time with the current model's "
         "prediction; keys 1-9 label, s skips, u undoes, q quits. Every answer is saved at once in "
         "the label database; run the same command again to resume. The classifier is retrained "
-        "every --retrain-every labels in the background and ranks the pool with --strategy.")
+        "every --retrain-every labels in the background and ranks the pool with --strategy. "
+        "With --web, a page for several annotators (each named by ?annotator=NAME in its address) "
+        "on the same store; --overlap N gives each example to N of them. --review --web shows the "
+        "examples they disagree on to a reviewer, whose label is final.")
     ann.add_argument("session", help="session name (several sessions can share one database)")
-    ann.add_argument("--source", type=Path, required=True,
-                     help="the corpus to label: .txt, .jsonl, .spacy, a folder, the Livedoor corpus")
+    ann.add_argument("--source", type=Path, default=None,
+                     help="the corpus to label: .txt, .jsonl, .spacy, a folder, the Livedoor corpus "
+                     "(not needed with --review)")
     ann.add_argument("--labels", default=None,
                      help="comma-separated labels, at most 9 (needed when the session is new)")
     ann.add_argument("--strategy", default="margin", help=f"query strategy: {names} "
@@ -42,6 +47,18 @@ def add_active_learning_commands(sub) -> None:
     ann.add_argument("--batch", type=int, default=50, help="examples ranked per retraining")
     ann.add_argument("--max-chars", type=int, default=400, help="show at most this much of a text")
     ann.add_argument("--seed", type=int, default=0)
+    web = ann.add_argument_group("the web page (--web)")
+    web.add_argument("--web", action="store_true", help="serve the session as a web page")
+    web.add_argument("--host", default="127.0.0.1",
+                     help="address to bind (default 127.0.0.1: this machine only; any other needs a token)")
+    web.add_argument("--port", type=positive_int, default=8080, help="port (default 8080)")
+    web.add_argument("--token", default=None, help="access token every request must carry (default: none "
+                     "on 127.0.0.1, a new random one printed in the address on any other host)")
+    web.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    web.add_argument("--overlap", type=positive_int, default=1,
+                     help="how many different annotators label each example (default 1)")
+    web.add_argument("--review", action="store_true",
+                     help="review the examples the annotators disagree on (with --web)")
     _add_source_options(ann)
     ann.set_defaults(run=_run_annotate)
 
@@ -97,6 +114,18 @@ def add_active_learning_commands(sub) -> None:
     _add_source_options(imp)
     imp.set_defaults(run=_run_import)
 
+    agr = asub.add_parser(
+        "agreement", help="how far a session's annotators agree: Cohen's kappa, Krippendorff's alpha",
+        description="Cohen's kappa for each pair of annotators (on the examples both labelled), "
+        "Krippendorff's alpha (nominal) over all of them, the label confusion between annotators and "
+        "the examples they disagree on.")
+    agr.add_argument("session")
+    agr.add_argument("--db", type=Path, default=DEFAULT_DB)
+    agr.add_argument("--json", action="store_true", help="the whole report as JSON on stdout")
+    agr.add_argument("--max-examples", type=positive_int, default=20,
+                     help="disagreements printed (default 20; --json gives all)")
+    agr.set_defaults(run=_run_agreement)
+
     ses = asub.add_parser("sessions", help="the sessions in a label database, with counts")
     ses.add_argument("--db", type=Path, default=DEFAULT_DB)
     ses.set_defaults(run=_run_sessions)
@@ -151,35 +180,114 @@ def _labels_arg(value):
 
 
 def _run_annotate(args: argparse.Namespace) -> int:
-    from ..active.models import make_model
-    from ..active.session import AnnotationSession
-    from ..active.store import LabelStore, unencodable
-    from ..active.strategies import make_strategy
+    from ..active.store import LabelStore
 
-    records = [r for r in _read(args.source, args) if isinstance(r.text, str) and r.text.strip()]
-    unstorable = [r for r in records if unencodable(r.text) or unencodable(str(r.id))]
-    if unstorable:
-        print(f"warning: {len(unstorable)} record(s) of {args.source} are left out: their id or text "
-              f"is not valid Unicode (a lone surrogate; first: {unstorable[0].id!r})", file=sys.stderr)
-        records = [r for r in records if not (unencodable(r.text) or unencodable(str(r.id)))]
-    if not records:
-        raise ActiveLearningError(f"{args.source} has no texts to label")
-    strategy = make_strategy(args.strategy, seed=args.seed)
+    if args.review:
+        if not args.web:
+            raise ActiveLearningError("--review works in the browser: add --web")
+        with LabelStore(_existing_db(args.db)) as store:
+            return _serve_review(store, args)
+    if args.source is None:
+        raise ActiveLearningError("give the corpus to label with --source")
+    records = _labelling_records(args.source, args)
     with LabelStore(args.db) as store:
         session = store.open_session(
             args.session, _labels_arg(args.labels), source=str(args.source),
             settings={"strategy": args.strategy, "model": str(args.model) if args.model else None,
-                      "retrain_every": args.retrain_every})
+                      "retrain_every": args.retrain_every, **({"overlap": args.overlap} if args.web else {})})
         print(f"session {session.name}: labels {', '.join(session.labels)}; {len(records)} examples in "
               f"{args.source}; tokenizing…", flush=True)
-        probe = make_model(session.labels, args.model, seed=args.seed)
-        probe.cache.docs([r.text for r in records])
-        factory = lambda: probe.clone(seed=args.seed)  # noqa: E731
+        factory, strategy = _model_and_strategy(session, records, args)
+        if args.web:
+            return _serve_team(store, session, records, factory, strategy, args)
+        from ..active.session import AnnotationSession
+
         annotator = args.annotator or _login()
         AnnotationSession(store, session, [r.id for r in records], [r.text for r in records],
                           model_factory=factory, strategy=strategy, annotator=annotator,
                           retrain_every=args.retrain_every, batch=args.batch,
                           max_chars=args.max_chars, seed=args.seed).run()
+    return 0
+
+
+def _labelling_records(source: Path, args) -> list:
+    from ..active.store import unencodable
+
+    records = [r for r in _read(source, args) if isinstance(r.text, str) and r.text.strip()]
+    unstorable = [r for r in records if unencodable(r.text) or unencodable(str(r.id))]
+    if unstorable:
+        print(f"warning: {len(unstorable)} record(s) of {source} are left out: their id or text "
+              f"is not valid Unicode (a lone surrogate; first: {unstorable[0].id!r})", file=sys.stderr)
+        records = [r for r in records if not (unencodable(r.text) or unencodable(str(r.id)))]
+    if not records:
+        raise ActiveLearningError(f"{source} has no texts to label")
+    return records
+
+
+def _model_and_strategy(session, records, args):
+    from ..active.models import make_model
+    from ..active.strategies import make_strategy
+
+    strategy = make_strategy(args.strategy, seed=args.seed)
+    probe = make_model(session.labels, args.model, seed=args.seed)
+    probe.cache.docs([r.text for r in records])
+    return (lambda: probe.clone(seed=args.seed)), strategy
+
+
+def _web_token(args) -> "str | None":
+    from ..active.web import needs_token, new_token
+
+    if args.token is not None and not args.token.strip():
+        raise ActiveLearningError("--token is empty; give a token or leave the option out")
+    if args.token is None and needs_token(args.host):
+        token = new_token()
+        print(f"{args.host} is reachable from other machines: every request needs the access token "
+              f"{token} (it is in the address below; give your own with --token)", flush=True)
+        return token
+    return args.token
+
+
+def _serve_team(store, session, records, factory, strategy, args) -> int:
+    from ..active.team import TeamSession
+    from ..active.web import serve
+
+    token = _web_token(args)
+    team = TeamSession(store, session, [r.id for r in records], [r.text for r in records],
+                       strategy=strategy, model_factory=factory, overlap=args.overlap,
+                       retrain_every=args.retrain_every, batch=args.batch, seed=args.seed,
+                       log=lambda m: print(m, flush=True))
+    serve(team, host=args.host, port=args.port, token=token, open_browser=not args.no_browser,
+          log=lambda m: print(m, flush=True))
+    counts = store.counts(session)
+    print(f"saved {counts['labelled']} examples with labels and {counts['skipped']} skips in {store.path} "
+          f"(session {session.name}); run the same command to continue.")
+    return 0
+
+
+def _serve_review(store, args) -> int:
+    from ..active.team import ReviewSession
+    from ..active.web import serve
+
+    session = store.session(args.session)
+    review = ReviewSession(store, session)
+    print(f"session {session.name}: {len(review.answers)} examples with different labels to review", flush=True)
+    serve(review, host=args.host, port=args.port, token=_web_token(args), open_browser=not args.no_browser,
+          log=lambda m: print(m, flush=True))
+    return 0
+
+
+def _run_agreement(args: argparse.Namespace) -> int:
+    import json
+
+    from ..active.agreement import agreement, format_report
+    from ..active.store import LabelStore
+
+    with LabelStore(_existing_db(args.db)) as store:
+        report = agreement(store, store.session(args.session))
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        print(format_report(report, max_examples=args.max_examples))
     return 0
 
 
@@ -245,7 +353,12 @@ def _run_export(args: argparse.Namespace) -> int:
         session = store.session(args.session)
         n = (store.export_docbin if fmt == "spacy" else store.export_jsonl)(
             session, args.output, overwrite=args.overwrite)
+        ties = store.ties(session)
     print(f"wrote {n} labelled examples of session {args.session} to {args.output}")
+    if ties:
+        print(f"warning: {len(ties)} example(s) are left out: their annotators split evenly and nobody "
+              f"reviewed them (first: {ties[0].example_id}); review them with "
+              f"`tsunagu annotate {args.session} --review --web`", file=sys.stderr)
     return 0
 
 
