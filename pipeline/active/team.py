@@ -42,6 +42,7 @@ from .errors import ActiveLearningError
 from .session import Retrainer
 from .store import Annotation, LabelStore, Session, text_hash
 from .strategies import Pool, QueryStrategy
+from .worker import ProcessRetrainer
 
 # How long an example shown to an annotator is kept from others who would exceed
 # the overlap; long enough to read an article, short enough that a closed tab's
@@ -76,7 +77,7 @@ class TeamSession:
     def __init__(self, store: LabelStore, session: Session, ids: Sequence[str], texts: Sequence[str], *,
                  strategy: QueryStrategy, model_factory: Optional[Callable[[], object]] = None,
                  overlap: int = 1, retrain_every: int = 10, batch: int = 50, max_chars: int = 5000,
-                 seed: int = 0, lease_seconds: float = DEFAULT_LEASE_SECONDS,
+                 seed: int = 0, lease_seconds: float = DEFAULT_LEASE_SECONDS, retrain_in: str = "process",
                  log: Callable[[str], None] = print, clock: Callable[[], float] = time.monotonic) -> None:
         if overlap < 1:
             raise ActiveLearningError(f"the overlap must be 1 or more, not {overlap}")
@@ -91,8 +92,13 @@ class TeamSession:
         self.log = log
         self.clock = clock
         self._lock = threading.RLock()
-        self.retrainer = (Retrainer(model_factory, strategy, batch, log)
-                          if model_factory is not None and retrain_every > 0 else None)
+        if retrain_in not in ("process", "thread"):
+            raise ActiveLearningError(f"retrain_in is 'process' or 'thread', not {retrain_in!r}")
+        self.retrainer = None
+        if model_factory is not None and retrain_every > 0:
+            # A child process keeps training off the GIL that answers annotators (tsunagu.active.worker).
+            kind = ProcessRetrainer if retrain_in == "process" else Retrainer
+            self.retrainer = kind(model_factory, strategy, batch, log)
 
         self.changed = set(store.changed(session, self.texts))
         if self.changed:
@@ -100,10 +106,17 @@ class TeamSession:
                 "they are back in the pool and their old answers are not used.")
         # Only answers given to the text the source has now count.
         self.hashes = {eid: text_hash(text) for eid, text in self.texts.items()}
+        # The answers and counters kept in step with them (the page shows the
+        # counters after every answer, so they are never recounted).
         self.answers: dict[str, dict[str, Annotation]] = {}
+        self.n_labels: dict[str, int] = {}
+        self.by_annotator: dict[str, set[str]] = {}
+        self.label_counts = {label: 0 for label in session.labels}
+        self.complete = 0
+        self.n_answers = 0
         for a in store.answers(session):
             if self.hashes.get(a.example_id) == a.text_hash:
-                self.answers.setdefault(a.example_id, {})[a.annotator] = a
+                self._put(a)
         order = list(self.texts)
         random.Random(seed).shuffle(order)
         # Examples that still need labels, in the fixed random order.
@@ -118,12 +131,40 @@ class TeamSession:
 
     # -- state
     def _labelled(self, eid: str) -> int:
-        return sum(a.action == "label" for a in self.answers.get(eid, {}).values())
+        return self.n_labels.get(eid, 0)
+
+    def _count(self, a: Annotation, sign: int) -> None:
+        if a.action != "label":
+            return
+        before = self.n_labels.get(a.example_id, 0)
+        self.n_labels[a.example_id] = before + sign
+        self.n_answers += sign
+        self.complete += (before + sign >= self.overlap) - (before >= self.overlap)
+        for label in a.labels:
+            self.label_counts[label] = self.label_counts.get(label, 0) + sign
+
+    def _put(self, a: Annotation) -> None:
+        answers = self.answers.setdefault(a.example_id, {})
+        old = answers.get(a.annotator)
+        if old is not None:
+            self._count(old, -1)
+        answers[a.annotator] = a
+        self._count(a, +1)
+        self.by_annotator.setdefault(a.annotator, set()).add(a.example_id)
+
+    def _drop(self, eid: str, annotator: str) -> None:
+        old = self.answers.get(eid, {}).pop(annotator, None)
+        if old is not None:
+            self._count(old, -1)
+            self.by_annotator[annotator].discard(eid)
 
     def _refresh(self, eid: str) -> None:
         """Reread ``eid``'s answers from the store (after an undo)."""
-        self.answers[eid] = {a.annotator: a for a in self.store.answers(self.session, eid)
-                             if a.text_hash == self.hashes[eid]}
+        for name in list(self.answers.get(eid, {})):
+            self._drop(eid, name)
+        for a in self.store.answers(self.session, eid):
+            if a.text_hash == self.hashes[eid]:
+                self._put(a)
         if self._labelled(eid) < self.overlap:
             self.open.setdefault(eid, None)
         else:
@@ -173,8 +214,7 @@ class TeamSession:
         for eid in self.queue:
             if eid in self.open:
                 yield eid, False
-        for eid in list(self.open):
-            yield eid, False
+        yield from ((eid, False) for eid in self.open)
 
     # -- what the page calls
     def next(self, annotator: str, tab: str = "") -> Optional[str]:
@@ -219,8 +259,7 @@ class TeamSession:
                 row = self.store.skip(self.session, example_id, text, annotator)
             else:
                 row = self.store.annotate(self.session, example_id, text, label, annotator)
-            self.answers.setdefault(example_id, {})[annotator] = next(
-                a for a in self.store.answers(self.session, example_id, annotator) if a.id == row)
+            self._put(next(a for a in self.store.answers(self.session, example_id, annotator) if a.id == row))
             if self._labelled(example_id) >= self.overlap:
                 self.open.pop(example_id, None)
             if label is not None:
@@ -247,12 +286,12 @@ class TeamSession:
     # -- what the page shows
     def view(self, example_id: Optional[str], annotator: str) -> dict:
         with self._lock:
-            yours = sum(annotator in answers for answers in self.answers.values())
-            labelled = sum(1 for e in self.texts if self._labelled(e) >= self.overlap)
-            answers = sum(self._labelled(e) for e in self.answers)
-            counts = {l: sum(a.action == "label" and l in a.labels for ans in self.answers.values()
-                             for a in ans.values()) for l in self.session.labels}
-            left_for_you = sum(1 for e in self.open if annotator not in self.answers.get(e, {}))
+            mine = self.by_annotator.get(annotator, set())
+            yours = len(mine)
+            labelled = self.complete
+            answers = self.n_answers
+            counts = dict(self.label_counts)
+            left_for_you = len(self.open) - sum(1 for e in mine if e in self.open)
         out = {"mode": self.mode, "session": self.session.name, "labels": list(self.session.labels),
                "annotator": annotator, "overlap": self.overlap,
                "progress": {"examples": len(self.texts), "complete": labelled, "answers": answers,
@@ -261,7 +300,7 @@ class TeamSession:
         if example_id is not None:
             text = self.texts[example_id]
             out["example"] = {"id": example_id, "text": _clip(text, self.max_chars),
-                              "chars": len(text), "prediction": self._prediction(text)}
+                              "chars": len(text), "prediction": self._prediction(example_id, text)}
         return out
 
     def _published(self):
@@ -273,14 +312,19 @@ class TeamSession:
                 "retraining": bool(self.retrainer and self.retrainer.busy),
                 "error": self.retrainer.error if self.retrainer else None}
 
-    def _prediction(self, text: str) -> Optional[dict]:
+    def _prediction(self, example_id: str, text: str) -> Optional[dict]:
         pub = self._published()
         if pub is None:
             return None
-        proba = pub.model.predict_proba([text])[0]
+        if hasattr(pub, "predict"):  # a child process's ranking: probabilities looked up
+            proba, labels = pub.predict(example_id), pub.labels
+            if proba is None:
+                return None
+        else:
+            proba, labels = pub.model.predict_proba([text])[0], pub.model.labels
         best = int(proba.argmax())
-        return {"label": pub.model.labels[best], "confidence": float(proba[best]),
-                "scores": {l: float(p) for l, p in zip(pub.model.labels, proba)}}
+        return {"label": labels[best], "confidence": float(proba[best]),
+                "scores": {l: float(p) for l, p in zip(labels, proba)}}
 
     def close(self) -> None:
         if self.retrainer is not None:

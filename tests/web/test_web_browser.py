@@ -153,7 +153,7 @@ def test_killed_server_loses_no_acknowledged_answer(driver, tmp_path):
             press(driver, "1" if i % 2 == 0 else "2")
             wait_status(driver, f"saved {eid}")          # the page shows "saved" only after the commit
             acknowledged[eid] = LABELS[i % 2]
-        shown = shown_id(driver)
+        assert shown_id(driver) not in acknowledged
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
@@ -164,7 +164,9 @@ def test_killed_server_loses_no_acknowledged_answer(driver, tmp_path):
             assert store.integrity_check() == "ok"
         driver.refresh()                                  # the open page carries on after the restart
         eid = shown_id(driver)
-        assert eid not in acknowledged and eid == shown
+        # Leases live in the server's memory: after the restart the page gets an
+        # example nobody answered (the ranking may have moved on), never a labelled one.
+        assert eid and eid not in acknowledged
         press(driver, "1")
         wait_status(driver, f"saved {eid}")
     finally:
