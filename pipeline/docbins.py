@@ -107,14 +107,6 @@ def labelled_records(items: Iterable[Any], *, multilabel: bool = False) -> tuple
     return records, skipped
 
 
-def make_tokenizer_nlp(split_mode: str = "C"):
-    """A blank Japanese pipeline with tsunagu's tokenizer and nothing else."""
-    import spacy
-
-    return spacy.blank("ja", config={"nlp": {"tokenizer": {
-        "@tokenizers": "tsunagu.JapaneseTokenizer.v1", "split_mode": split_mode}}})
-
-
 def corpus_to_docbins(
     corpus: Union[str, Path],
     out_dir: Union[str, Path],
@@ -160,7 +152,9 @@ def corpus_to_docbins(
         # stored: a classifier computes its features from the parse).
         nlp = tsunagu.load(split_mode=split_mode, exclude=["polarity"])
     else:
-        nlp = make_tokenizer_nlp(split_mode)
+        from .tokenizer import tokenizer_only_nlp
+
+        nlp = tokenizer_only_nlp(split_mode)
     out_dir.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(records), desc="parsing" if parse else "tokenizing", unit="doc", disable=not progress)
     # A private directory (mkdtemp) on OUTDIR's file system: nothing can be planted
