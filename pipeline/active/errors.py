@@ -1,8 +1,6 @@
-"""Errors of the active-learning package."""
+"""Errors of the active-learning package: :class:`ActiveLearningError`, defined in
+:mod:`tsunagu.errors` with every other error of tsunagu and re-exported here."""
 
-from ..errors import TsunaguError
+from ..errors import ActiveLearningError
 
-
-class ActiveLearningError(TsunaguError, ValueError):
-    """An annotation session, label store or simulation cannot go on: unknown
-    labels or strategy, a session whose settings differ, a corrupt store."""
+__all__ = ["ActiveLearningError"]
