@@ -25,6 +25,7 @@ from .errors import (
     TransformersMissingError,
     TsunaguError,
     UnknownComponentError,
+    UnknownExample,
     UnsafeFileError,
 )
 from .extensions import register_extensions
@@ -57,5 +58,6 @@ __all__ = [
     "LanguageModelError",
     "LexiconError",
     "ActiveLearningError",
+    "UnknownExample",
     "TransformersMissingError",
 ]

@@ -95,5 +95,10 @@ class ActiveLearningError(TsunaguError, ValueError):
     labels or strategy, a session whose settings differ, a corrupt store."""
 
 
+class UnknownExample(ActiveLearningError):
+    """An annotation names an example that the team session does not have (not in
+    its source, or not one of the disagreements under review)."""
+
+
 class TransformersMissingError(TsunaguError, ImportError):
     """The optional transformer dependencies are not installed."""

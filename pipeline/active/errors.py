@@ -1,6 +1,7 @@
-"""Errors of the active-learning package: :class:`ActiveLearningError`, defined in
-:mod:`tsunagu.errors` with every other error of tsunagu and re-exported here."""
+"""Errors of the active-learning package: :class:`ActiveLearningError` and
+:class:`UnknownExample`, defined in :mod:`tsunagu.errors` with every other error of
+tsunagu and re-exported here."""
 
-from ..errors import ActiveLearningError
+from ..errors import ActiveLearningError, UnknownExample
 
-__all__ = ["ActiveLearningError"]
+__all__ = ["ActiveLearningError", "UnknownExample"]

