@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from tsunagu.active.models import BowTextcat, DocCache
-from tsunagu.active.simulate import (SimulationSettings, labelled_records, run_simulations,
-                                     split_records, stderr_log)
+from tsunagu.active.simulate import SimulationSettings, labelled_records, run_simulations, stderr_log
 from tsunagu.active.strategies import Pool, make_strategy
 from tsunagu.corpora import read_livedoor
+from tsunagu.splits import split_records
 
 ROOT = Path(__file__).resolve().parents[1]
 LIVEDOOR = ROOT.parent / "shared" / "data" / "livedoor" / "text"

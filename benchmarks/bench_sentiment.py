@@ -48,15 +48,15 @@ def read_rows(path: Path) -> list[dict]:
 def parsed_docs(name: str, rows: list[dict], cache: Path) -> list:
     """The rows' texts parsed by ``tsunagu.load()`` without its polarity pipe, from
     the cache when it holds exactly these texts."""
-    import spacy
     from spacy.tokens import DocBin
 
     from tsunagu.atomic import atomic_file
+    from tsunagu.tokenizer import tokenizer_only_nlp
 
     path = cache / f"{name}.spacy"
     texts = [r["text"] for r in rows]
     if path.is_file():
-        docs = list(DocBin().from_disk(path).get_docs(spacy.blank("ja").vocab))
+        docs = list(DocBin().from_disk(path).get_docs(tokenizer_only_nlp().vocab))
         if [d.text for d in docs] == texts:
             return docs
         print(f"cache {path} holds other texts; parsing again", file=sys.stderr)

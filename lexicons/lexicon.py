@@ -19,17 +19,13 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional, Union
 
 from tsunagu.atomic import atomic_file
-from tsunagu.errors import TsunaguError
+from tsunagu.errors import LexiconError
 
 COLUMNS = ("word", "pos", "score", "label")
 POS_TAGS = ("a", "n", "v", "r", "*")
 LABELS = {"positive": 1, "negative": -1, "neutral": 0}
 # spaCy's universal POS -> WordNet part of speech.
 UPOS_TO_WN = {"ADJ": "a", "NOUN": "n", "PROPN": "n", "VERB": "v", "ADV": "r", "AUX": "v"}
-
-
-class LexiconError(TsunaguError, ValueError):
-    """A lexicon file is malformed; the message names the file and line."""
 
 
 # Lexicons shipped in this package, built by `tsunagu lexicon build` (README).

@@ -2,11 +2,12 @@
 
 Any corpus tsunagu reads becomes three ``.spacy`` files for ``spacy train``:
 
-* the split is by record id and reproducible: within each label (the first label
-  of multi-label records) records are ordered by a hash of ``seed`` and their id,
-  and the first 80% (say) go to train, the next 10% to dev, the rest to test. The
-  same corpus and seed give the same split whatever the reading order, and every
-  label is represented in each part in proportion;
+* the split is by record id and reproducible (:func:`tsunagu.splits.split_records`,
+  the rule ``tsunagu al simulate`` splits by too): within each label (the first
+  label of multi-label records) records are ordered by a hash of ``seed`` and their
+  id, and the first 80% (say) go to train, the next 10% to dev, the rest to test.
+  The same corpus and seed give the same split whatever the reading order, and
+  every label is represented in each part in proportion;
 * documents are tokenized with tsunagu's tokenizer only (Sudachi through
   ``tsunagu.JapaneseTokenizer.v1``: tokens, lemma, norm, tag, POS, reading); no
   parser runs, which is what a classifier's training data needs and is fast.
@@ -23,7 +24,6 @@ Any corpus tsunagu reads becomes three ``.spacy`` files for ``spacy train``:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,8 +34,8 @@ from typing import Any, Iterable, Optional, Sequence, Union
 
 from .atomic import check_distinct_paths, fsync_dir, make_temp_dir, refuse_existing, write_synced
 from .errors import ConfigError, CorpusError
+from .splits import SPLITS, check_fractions, split_records
 
-SPLITS = ("train", "dev", "test")
 OUTPUT_FILES = tuple(f"{name}.spacy" for name in SPLITS) + ("meta.json",)
 # Token attributes stored (ORTH and SPACY always are); no parse, no entities.
 DOCBIN_ATTRS = ["ORTH", "NORM", "LEMMA", "TAG", "POS", "MORPH"]
@@ -61,41 +61,6 @@ class DocBinSummary:
         for name, values in rows:
             lines.append(f"{name:<{width}}  " + "  ".join(f"{v:>6}" for v in values))
         return "\n".join(lines)
-
-
-def split_records(records: Sequence[Any], fractions: Sequence[float],
-                  seed: int = 0) -> dict[str, list]:
-    """Stratified, seeded split of labelled records by id: ``{"train": [...], ...}``,
-    each part in a stable order (by hash)."""
-    fractions = check_fractions(fractions)
-    groups: dict[str, list] = {}
-    for record in records:
-        groups.setdefault(record.labels[0], []).append(record)
-    parts: dict[str, list] = {name: [] for name in SPLITS}
-    for label in sorted(groups):
-        group = sorted(groups[label], key=lambda r: _rank(seed, r.id))
-        n = len(group)
-        n_train = round(n * fractions[0])
-        n_dev = min(n - n_train, round(n * fractions[1]))
-        parts["train"].extend(group[:n_train])
-        parts["dev"].extend(group[n_train:n_train + n_dev])
-        parts["test"].extend(group[n_train + n_dev:])
-    for name in SPLITS:
-        parts[name].sort(key=lambda r: _rank(seed, r.id))
-    return parts
-
-
-def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise ConfigError(f"The split must be three non-negative fractions (train, dev, test) "
-                          f"summing to 1, such as 0.8 0.1 0.1; got {' '.join(map(str, fractions))}.")
-    if fractions[0] == 0:
-        raise ConfigError("The split gives nothing to train on: the train fraction is 0.")
-    return tuple(float(f) for f in fractions)  # type: ignore[return-value]
-
-
-def _rank(seed: int, record_id: str) -> str:
-    return hashlib.sha1(f"{seed}\0{record_id}".encode("utf-8")).hexdigest()
 
 
 def labelled_records(items: Iterable[Any], *, multilabel: bool = False) -> tuple[list, int]:
@@ -140,14 +105,6 @@ def labelled_records(items: Iterable[Any], *, multilabel: bool = False) -> tuple
         raise CorpusError("The corpus has no documents with text" +
                           (f" ({skipped} empty ones skipped)." if skipped else "."))
     return records, skipped
-
-
-def make_tokenizer_nlp(split_mode: str = "C"):
-    """A blank Japanese pipeline with tsunagu's tokenizer and nothing else."""
-    import spacy
-
-    return spacy.blank("ja", config={"nlp": {"tokenizer": {
-        "@tokenizers": "tsunagu.JapaneseTokenizer.v1", "split_mode": split_mode}}})
 
 
 def corpus_to_docbins(
@@ -195,7 +152,9 @@ def corpus_to_docbins(
         # stored: a classifier computes its features from the parse).
         nlp = tsunagu.load(split_mode=split_mode, exclude=["polarity"])
     else:
-        nlp = make_tokenizer_nlp(split_mode)
+        from .tokenizer import tokenizer_only_nlp
+
+        nlp = tokenizer_only_nlp(split_mode)
     out_dir.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(records), desc="parsing" if parse else "tokenizing", unit="doc", disable=not progress)
     # A private directory (mkdtemp) on OUTDIR's file system: nothing can be planted

@@ -46,7 +46,7 @@ from .atomic import (
     replaced_directory,
     write_atomically,
 )
-from .errors import (ConfigError, CorpusError, ModelLoadError, ModelNotFoundError, TsunaguError,
+from .errors import (ConfigError, CorpusError, EmbeddingsError, ModelLoadError, ModelNotFoundError,
                      UnsafeFileError)
 from .vectorkeys import check_key
 
@@ -55,10 +55,6 @@ META_FORMAT = "tsunagu-word2vec"
 META_VERSION = 2
 VECTORS_FILE, VOCAB_FILE, PICKLE_FILE = "vectors.npy", "vocab.json", "vectors.kv"
 PathLike = Union[str, Path]
-
-
-class EmbeddingsError(TsunaguError, ValueError):
-    """Training cannot proceed on this corpus with these settings."""
 
 
 @dataclass

@@ -62,3 +62,43 @@ class InputChangedError(BatchStateError):
 class UnsafeFileError(TsunaguError, ValueError):
     """A file is in a format that can run code when loaded (a pickle), and was not
     marked as trusted."""
+
+
+# -- errors of one area each. They are defined here so that every error of tsunagu
+# is in one module, importable without importing the area (torch, gensim...); the
+# area's module imports its error from here, so ``from tsunagu.heads import
+# HeadError`` and the like keep working.
+
+
+class EmbeddingsError(TsunaguError, ValueError):
+    """Training cannot proceed on this corpus with these settings."""
+
+
+class HeadError(TsunaguError, ValueError):
+    """A head cannot be built or loaded: bad sizes, bad class counts, a bad file."""
+
+
+class HeadLoadError(HeadError, ModelLoadError):
+    """A head file exists but cannot be used: truncated, corrupt, not a head file."""
+
+
+class LanguageModelError(TsunaguError, ValueError):
+    """A language model cannot be trained or loaded with this input."""
+
+
+class LexiconError(TsunaguError, ValueError):
+    """A lexicon file is malformed; the message names the file and line."""
+
+
+class ActiveLearningError(TsunaguError, ValueError):
+    """An annotation session, label store or simulation cannot go on: unknown
+    labels or strategy, a session whose settings differ, a corrupt store."""
+
+
+class UnknownExample(ActiveLearningError):
+    """An annotation names an example that the team session does not have (not in
+    its source, or not one of the disagreements under review)."""
+
+
+class TransformersMissingError(TsunaguError, ImportError):
+    """The optional transformer dependencies are not installed."""

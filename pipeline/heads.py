@@ -60,17 +60,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .atomic import atomic_file
-from .errors import ModelLoadError, TsunaguError
+from .errors import HeadError, HeadLoadError
 
 FORMAT = "tsunagu-head"
-
-
-class HeadError(TsunaguError, ValueError):
-    """A head cannot be built or loaded: bad sizes, bad class counts, a bad file."""
-
-
-class HeadLoadError(HeadError, ModelLoadError):
-    """A head file exists but cannot be used: truncated, corrupt, not a head file."""
 
 
 class Head(nn.Module):

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from .atomic import atomic_file, refuse_existing, replaced_directory
-from .errors import ConfigError, ModelLoadError, ModelNotFoundError, TsunaguError
+from .errors import ConfigError, LanguageModelError, ModelLoadError, ModelNotFoundError
 from .heads import HEADS, make_head
 from .parallel import torch_threads
 
@@ -47,10 +47,6 @@ UNK, EOS = "<unk>", "</s>"
 FORMAT = "tsunagu-lstm-lm"
 CHECKPOINT_FORMAT = "tsunagu-lstm-lm-checkpoint-2"
 PathLike = Union[str, Path]
-
-
-class LanguageModelError(TsunaguError, ValueError):
-    """A language model cannot be trained or loaded with this input."""
 
 
 @dataclass

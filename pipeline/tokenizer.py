@@ -5,15 +5,20 @@ often longer, so this tokenizer cuts such texts at sentence or line boundaries
 (a hard cut only where a single sentence is itself too long), tokenizes the pieces
 with spaCy's Sudachi-backed ``JapaneseTokenizer`` and joins them into one ``Doc``
 whose text is exactly the input.
+
+:func:`tokenizer_only_nlp` is the one way tsunagu builds a pipeline that only
+tokenizes (``corpus to-spacy``, the active-learning document cache and DocBin
+export, reading DocBins back): a blank Japanese ``Language`` with this tokenizer.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Union
 
 import spacy
 from spacy.lang.ja import JapaneseTokenizer
+from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
@@ -97,3 +102,16 @@ def create_japanese_tokenizer(split_mode: Optional[str] = "C",
                                          chunk_bytes=chunk_bytes)
 
     return make_tokenizer
+
+
+def tokenizer_only_nlp(split_mode: Optional[str] = "C", *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+                       vocab: Union[Vocab, bool] = True) -> Language:
+    """A blank Japanese pipeline whose tokenizer is tsunagu's (Sudachi through
+    ``tsunagu.JapaneseTokenizer.v1``: texts of any length; tokens, lemma, norm, tag,
+    POS, reading) and that has no components. ``split_mode``: Sudachi's unit (C,
+    the default, is the one GiNZA parses on). ``vocab``: a ``Vocab`` to share, such
+    as a loaded pipeline's with its vectors, or ``True`` for a new one."""
+    if split_mode not in (None, "A", "B", "C"):
+        raise ConfigError(f"Sudachi split_mode must be 'A', 'B' or 'C', not {split_mode!r}.")
+    return spacy.blank("ja", vocab=vocab, config={"nlp": {"tokenizer": {
+        "@tokenizers": "tsunagu.JapaneseTokenizer.v1", "split_mode": split_mode, "chunk_bytes": chunk_bytes}}})

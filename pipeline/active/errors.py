@@ -1,8 +1,7 @@
-"""Errors of the active-learning package."""
+"""Errors of the active-learning package: :class:`ActiveLearningError` and
+:class:`UnknownExample`, defined in :mod:`tsunagu.errors` with every other error of
+tsunagu and re-exported here."""
 
-from ..errors import TsunaguError
+from ..errors import ActiveLearningError, UnknownExample
 
-
-class ActiveLearningError(TsunaguError, ValueError):
-    """An annotation session, label store or simulation cannot go on: unknown
-    labels or strategy, a session whose settings differ, a corrupt store."""
+__all__ = ["ActiveLearningError", "UnknownExample"]

@@ -20,9 +20,10 @@ Two implementations over spaCy:
   The component must work from tokens alone (its own embedding layer, not a
   listener of a shared ``tok2vec``); the other components are not run.
 
-Documents are tokenized by a vocabulary-only pipeline: ``ja_ginza`` without its
-components (SudachiPy, split mode C, and GiNZA's 300-d static vectors, whose
-averages are the document vectors), or ``spacy.blank("ja")`` where ja_ginza is
+Documents are tokenized by a pipeline without components,
+:func:`tsunagu.tokenizer.tokenizer_only_nlp` (Sudachi split mode C, texts of any
+length), over ``ja_ginza``'s vocabulary with its 300-d static vectors (whose
+averages are the document vectors), or a vocabulary of its own where ja_ginza is
 missing (document vectors are then hashed bags of words).
 """
 
@@ -43,8 +44,12 @@ HASH_DIM = 1024
 
 
 def load_tokenizer_nlp(vectors: Optional[str] = "ja_ginza"):
-    """A pipeline without components: tokenizer and vocabulary (with vectors)."""
+    """A pipeline without components: tsunagu's tokenizer over the vocabulary (with
+    its vectors) of the pipeline package ``vectors``, or over a new vocabulary where
+    that package is missing or ``vectors`` is None."""
     import spacy
+
+    from ..tokenizer import tokenizer_only_nlp
 
     if vectors:
         try:
@@ -53,10 +58,10 @@ def load_tokenizer_nlp(vectors: Optional[str] = "ja_ginza"):
             path = spacy.util.get_package_path(vectors)
             configs = glob.glob(str(Path(path) / "*" / "config.cfg"))
             names = list(spacy.util.load_config(configs[0])["nlp"]["pipeline"]) if configs else []
-            return spacy.load(vectors, exclude=names)
+            return tokenizer_only_nlp(vocab=spacy.load(vectors, exclude=names).vocab)
         except (OSError, ImportError, IndexError):
             pass
-    return spacy.blank("ja")
+    return tokenizer_only_nlp()
 
 
 class DocCache:

@@ -6,6 +6,11 @@ more, reveal their gold labels} until ``budget`` labels. The learning curve
 (accuracy against labels) is averaged over seeds; its area, normalized by the
 width of the label range, is the mean accuracy over the run (higher is better).
 
+Without ``--test``, the gold records are split by :func:`tsunagu.splits.split_records`,
+the rule ``tsunagu corpus to-spacy`` splits by: the pool is the train part, and
+the test part is the test set of the DocBins written from the same records and
+seed.
+
 The stopping criterion (:class:`~tsunagu.active.strategies.StabilizingPredictions`)
 is tracked on a fixed random stop set of unlabelled pool examples, and the round
 at which it would have stopped is recorded.
@@ -31,6 +36,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from ..atomic import atomic_file, write_atomically
+from ..splits import split_records  # noqa: F401  (re-exported: the split `al simulate` uses)
 from .errors import ActiveLearningError
 from .strategies import Pool, StabilizingPredictions, make_strategy
 
@@ -63,28 +69,6 @@ class SimulationSettings:
 
 
 # --------------------------------------------------------------------------- data
-
-
-def split_records(records: Sequence[Any], fractions: Sequence[float] = (0.8, 0.1, 0.1),
-                  seed: int = 0) -> dict[str, list]:
-    """Reproducible split by record id, stratified by label: within each label,
-    records ordered by ``sha1(seed:id)``; the first ``fractions[0]`` go to train,
-    the next to dev, the rest to test."""
-    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) < 0:
-        raise ActiveLearningError(f"split fractions must be three numbers summing to 1, not {fractions}")
-    by_label: dict[str, list] = defaultdict(list)
-    for r in records:
-        by_label[r.label].append(r)
-    out: dict[str, list] = {"train": [], "dev": [], "test": []}
-    for label in sorted(by_label):
-        group = sorted(by_label[label],
-                       key=lambda r: hashlib.sha1(f"{seed}:{r.id}".encode()).hexdigest())
-        a = int(round(fractions[0] * len(group)))
-        b = a + int(round(fractions[1] * len(group)))
-        out["train"] += group[:a]
-        out["dev"] += group[a:b]
-        out["test"] += group[b:]
-    return out
 
 
 def labelled_records(items) -> list:

@@ -652,14 +652,16 @@ class LabelStore:
     def export_docbin(self, session: Session, path: PathLike, nlp=None, *, overwrite: bool = False) -> int:
         """The final labels as a spaCy DocBin: ``doc.cats`` one-hot over the
         session's labels (1.0 for each given label), ``user_data`` id and meta (as
-        in :meth:`export_jsonl`); tokenized by ``nlp`` (default: SudachiPy through
-        ``spacy.blank("ja")``). Paths are checked as by :meth:`export_jsonl`."""
-        import spacy
+        in :meth:`export_jsonl`); tokenized by ``nlp`` (default:
+        :func:`tsunagu.tokenizer.tokenizer_only_nlp`, Sudachi split mode C, texts of
+        any length). Paths are checked as by :meth:`export_jsonl`."""
         from spacy.tokens import DocBin
+
+        from ..tokenizer import tokenizer_only_nlp
 
         path = Path(path)
         self._check_export_path(session, path, overwrite)
-        nlp = nlp or spacy.blank("ja")
+        nlp = nlp or tokenizer_only_nlp()
         finals = [f for f in self.final_labels(session) if f.labels]
         db = DocBin(store_user_data=True)
         for f, doc in zip(finals, nlp.pipe([f.text for f in finals])):

@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-from .errors import ActiveLearningError
+from .errors import ActiveLearningError, UnknownExample
 from .session import Retrainer
 from .store import Annotation, LabelStore, Session, text_hash
 from .strategies import Pool, QueryStrategy
@@ -48,10 +48,6 @@ from .worker import ProcessRetrainer
 # the overlap; long enough to read an article, short enough that a closed tab's
 # example returns to the pool soon.
 DEFAULT_LEASE_SECONDS = 600.0
-
-
-class UnknownExample(ActiveLearningError):
-    pass
 
 
 @dataclass

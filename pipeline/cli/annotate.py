@@ -293,8 +293,8 @@ def _run_agreement(args: argparse.Namespace) -> int:
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from ..atomic import check_distinct_paths
-    from ..active.simulate import (SimulationSettings, labelled_records, run_simulations, split_records,
-                           stderr_log)
+    from ..active.simulate import SimulationSettings, labelled_records, run_simulations, stderr_log
+    from ..splits import split_records  # the split of `corpus to-spacy` too: the same test set
 
     out = args.output
     check_distinct_paths(

@@ -186,17 +186,17 @@ def _held_out(text: str) -> bool:
 
 def _parsed_sentences(corpus: Path, input_format, work: Path, progress: bool, log) -> list:
     """The corpus's sentences as parsed ``Doc``s (one per sentence), kept in work/."""
-    import spacy
     from spacy.tokens import DocBin
     from tqdm import tqdm
 
     import tsunagu
     from tsunagu.atomic import write_atomically
     from tsunagu.corpora import iter_texts
+    from tsunagu.tokenizer import tokenizer_only_nlp
 
     path = work / "sentences.spacy"
     if path.is_file():
-        docs = list(DocBin().from_disk(path).get_docs(spacy.blank("ja").vocab))
+        docs = list(DocBin().from_disk(path).get_docs(tokenizer_only_nlp().vocab))
         log(f"reusing the parse of {len(docs)} sentences in {path}")
         return docs
     texts = [t for t in iter_texts(corpus, input_format) if t and t.strip()]

@@ -7,7 +7,9 @@ Everything here needs the ``transformers`` extra (``pip install tsunagu[transfor
 the modules import it lazily so that the rest of tsunagu works without it.
 """
 
-from ..errors import TsunaguError
+from ..errors import TransformersMissingError
+
+__all__ = ["TransformersMissingError", "require_transformers"]
 
 
 def require_transformers() -> None:
@@ -22,7 +24,3 @@ def require_transformers() -> None:
         raise TransformersMissingError(
             f"{', '.join(missing)} not installed: tsunagu's transformer support needs "
             "`pip install 'tsunagu[transformers]'`.")
-
-
-class TransformersMissingError(TsunaguError, ImportError):
-    """The optional transformer dependencies are not installed."""

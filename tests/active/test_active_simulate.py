@@ -12,6 +12,7 @@ from tsunagu.active.models import BowTextcat, DocCache, PipelineClassifier
 from tsunagu.active.simulate import (SimulationSettings, area_under_curve, labels_to_reach,
                                      run_simulations, split_records)
 from tsunagu.cli import main
+from tsunagu.errors import ConfigError
 from tsunagu.corpora import read_corpus, sample_corpus_path
 
 
@@ -38,7 +39,7 @@ def test_split_is_stratified_and_reproducible(sample):
     assert [r.id for r in a["test"]] == [r.id for r in b["test"]]
     assert {r.label for r in a["test"]} == {r.label for r in recs} and len(a["test"]) == 30
     assert not {r.id for r in a["train"]} & {r.id for r in a["test"]}
-    with pytest.raises(ActiveLearningError):
+    with pytest.raises(ConfigError, match="summing to 1"):  # the split of `corpus to-spacy` (tsunagu.splits)
         split_records(recs, (0.5, 0.1))
 
 
@@ -49,7 +50,9 @@ def test_bow_textcat_learns_and_retrains_from_scratch(sample, cache):
     m.fit([r.text for r in train], [r.label for r in train])
     p = m.predict_proba([r.text for r in test])
     assert p.shape == (len(test), len(labels)) and np.allclose(p.sum(axis=1), 1, atol=1e-4)
-    assert accuracy(m, test) > 0.6  # chance is 1/6
+    # chance is 1/6. Over the split seeds 0-7 of the 70/30 split it is 0.48-0.68 (mean
+    # 0.55); 0.6 held for the split seed 0 of the former `al simulate` rule only.
+    assert accuracy(m, test) > 0.45
     # refitting on two examples forgets the rest (from scratch, not fine-tuning)
     m.fit([train[0].text, train[1].text], [train[0].label, train[1].label])
     assert accuracy(m, test) < 0.5
@@ -97,7 +100,9 @@ def test_simulation_outputs_and_resume(sample, cache, tmp_path):
     assert len(curves) == 2 * 2 * 3 and {r["seed"] for r in curves} == {"0", "1"}
     m = summary["strategies"]["margin"]
     assert len(m["mean"]) == 3 and 0 < m["auc_mean"] <= 1 and m["labels_to_target"]
-    assert summary["reference_accuracy"] > 0.6
+    # chance is 1/6; over the split seeds 0-7 this reference is 0.45-0.56 (0.61 for the
+    # split seed 0 of the former `al simulate` rule, the only one the old bound 0.6 held for)
+    assert summary["reference_accuracy"] > 0.4
     # a second run reuses the finished runs (no refit: the factory would fail)
     before = (tmp_path / "runs" / "margin__seed0.json").stat().st_mtime_ns
     again = run_simulations(*args, model_factory=lambda seed: 1 / 0)

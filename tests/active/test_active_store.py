@@ -8,10 +8,13 @@ import sys
 import time
 
 import pytest
+from spacy.tokens import DocBin
+from spacy.vocab import Vocab
 
 from tsunagu.active import ActiveLearningError
 from tsunagu.active.store import LabelStore, text_hash
 from tsunagu.corpora import Record, read_docbin, read_jsonl
+from tsunagu.tokenizer import SUDACHI_MAX_BYTES, tokenizer_only_nlp
 
 
 @pytest.fixture
@@ -92,6 +95,25 @@ def test_export_jsonl_docbin_and_import(store, tmp_path):
     report = store.import_records(t, [Record("z", "x", ("other",)), Record("y", "y", ("食べ物",))])
     assert report.imported == 1 and report.rejected == [("z", "labels ['other'] are not among the "
                                                          "session's ['スポーツ', '食べ物']")]
+
+
+def test_docbin_export_tokenizes_texts_longer_than_sudachi_accepts(store, tmp_path):
+    # The default export pipeline is tokenizer_only_nlp(): tsunagu's long-text
+    # tokenizer, where spacy.blank("ja") raised SudachiError ("Input is too long").
+    s = store.open_session("long", ["a", "b"])
+    long_text = "東京都庁で国際会議が開催された。\n" * 1100  # 55,000 bytes
+    assert len(long_text.encode("utf-8")) > SUDACHI_MAX_BYTES
+    store.annotate(s, "long", long_text, "a")
+    store.annotate(s, "short", "短い。", "b")
+    assert store.export_docbin(s, tmp_path / "out.spacy") == 2
+    docs = {d.user_data["id"]: d for d in DocBin().from_disk(tmp_path / "out.spacy").get_docs(Vocab())}
+    long_doc = docs["long"]
+    assert long_doc.text == long_text and long_doc.cats == {"a": 1.0, "b": 0.0}
+    # Sudachi's tokens all through the text, cut only at sentence ends
+    reference = tokenizer_only_nlp()("東京都庁で国際会議が開催された。\n")
+    assert [t.text for t in long_doc] == [t.text for t in reference] * 1100
+    assert long_doc[0].tag_ and long_doc[-2].lemma_ == "。"
+    assert [r.text for r in read_docbin(tmp_path / "out.spacy")] == [long_text, "短い。"]
 
 
 def test_not_a_database(tmp_path):

@@ -2,7 +2,8 @@ import pickle
 
 import pytest
 
-from tsunagu.tokenizer import SUDACHI_MAX_BYTES, split_for_sudachi
+from tsunagu.errors import ConfigError
+from tsunagu.tokenizer import SUDACHI_MAX_BYTES, LongTextJapaneseTokenizer, split_for_sudachi, tokenizer_only_nlp
 
 
 @pytest.mark.parametrize("text", [
@@ -43,3 +44,29 @@ def test_long_text_keeps_sudachi_sub_tokens_aligned(nlp):
         assert [t.text for t in splitter(nlp.tokenizer(text))][:3] == ["東京", "都庁", "で"]
     finally:
         splitter.split_mode = before
+
+
+def test_tokenizer_only_nlp_is_blank_japanese_with_the_long_text_tokenizer():
+    nlp = tokenizer_only_nlp("A")
+    assert nlp.lang == "ja" and nlp.pipe_names == []
+    assert isinstance(nlp.tokenizer, LongTextJapaneseTokenizer) and nlp.tokenizer.split_mode == "A"
+    assert nlp.config["nlp"]["tokenizer"]["@tokenizers"] == "tsunagu.JapaneseTokenizer.v1"
+    text = "東京都庁で国際会議が開催された。" * 1100  # 52,800 bytes
+    assert len(text.encode()) > SUDACHI_MAX_BYTES
+    assert nlp(text).text == text
+    assert [t.text for t in tokenizer_only_nlp()("東京都庁で")] == ["東京都庁", "で"]  # C by default
+    shared = tokenizer_only_nlp().vocab
+    assert tokenizer_only_nlp(vocab=shared).vocab is shared
+    with pytest.raises(ConfigError, match="split_mode"):
+        tokenizer_only_nlp("D")
+
+
+def test_every_tokenizer_only_pipeline_is_tokenizer_only_nlp():
+    from tsunagu.active.models import DocCache, load_tokenizer_nlp
+
+    cache = DocCache()  # the active-learning models' documents
+    for nlp in (load_tokenizer_nlp(None), load_tokenizer_nlp("no_such_package"), cache.nlp):
+        assert isinstance(nlp.tokenizer, LongTextJapaneseTokenizer) and nlp.pipe_names == []
+        assert nlp.tokenizer.split_mode == "C"
+    assert cache.has_vectors  # over ja_ginza's vocabulary, with its vectors
+    assert cache.docs(["長い文書です。" * 2400])[0].text == "長い文書です。" * 2400
