@@ -57,6 +57,7 @@ def test_two_annotators_keyboard_undo_reload_agreement_review_export(driver, tmp
             press(driver, "2")
             wait_status(driver, f"saved {first} = negative")
             assert shown_id(driver, not_=first) == second
+            assert "labels: positive 0, negative 1" in driver.find_element("id", "progress").text
             driver.refresh()                                     # reload: the same example, not a new one
             assert shown_id(driver) == second
             answers = {"ann": {}, "bob": {}}

@@ -95,7 +95,8 @@
     $("progress").textContent = mode === "review"
       ? p.reviewed + " of " + p.disagreements + " disagreements reviewed"
       : p.yours + " answered by you · " + p.complete + " of " + p.examples + " examples done · "
-        + p.left_for_you + " left for you";
+        + p.left_for_you + " left for you · labels: "
+        + Object.entries(p.counts).map(([label, n]) => label + " " + n).join(", ");
     const m = data.model;
     $("model").textContent = !m ? "" : (m.trained_on ? "model trained on " + m.trained_on + " labels" : "no model yet")
       + (m.retraining ? " (retraining…)" : "") + (m.error ? " · retraining failed: " + m.error : "");
